@@ -1,0 +1,166 @@
+//! `pinpipe clean`: raw JSONL in, clean JSONL out, streaming.
+//!
+//! Without `--dedup`, memory stays flat whatever the input size: one line is held at a time.
+//! With `--dedup`, one serialised clean record per distinct key is held until the input ends,
+//! since the last record of a key may be the input's last line.
+
+use std::io::{self, BufRead, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pinpipe_model::{EventType, LatestByKey, RecordKey};
+
+/// What to clean and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The type of every input line.
+    pub event_type: EventType,
+    /// Keep only the last received record of each key.
+    pub dedup: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Lines read, blank ones included.
+    pub lines: u64,
+    /// Clean records written.
+    pub written: u64,
+    /// Lines that could not be used.
+    pub unusable: u64,
+}
+
+/// Exit code when the run finished but some lines could not be used.
+const EXIT_SOME_UNUSABLE: u8 = 3;
+
+impl Summary {
+    /// 0 when every line was used, 3 when some were not.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.unusable == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_SOME_UNUSABLE)
+        }
+    }
+}
+
+/// Cleans every line of `input` onto `output`, reporting unusable lines on `errors`.
+pub fn run(
+    options: &Options,
+    mut input: impl BufRead,
+    output: impl Write,
+    errors: impl Write,
+) -> anyhow::Result<Summary> {
+    let mut output = BufWriter::with_capacity(1 << 18, output);
+    let mut errors = BufWriter::new(errors);
+    let mut summary = Summary::default();
+    let mut latest: LatestByKey<RecordKey, Vec<u8>> = LatestByKey::new();
+    let mut line = Vec::with_capacity(4096);
+
+    let finished = loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .context("could not read standard input")?;
+        if read == 0 {
+            break Ok(());
+        }
+        summary.lines += 1;
+        let text = trim_line_end(&line);
+        if is_blank(text) {
+            continue;
+        }
+        let record = match options.event_type.clean_json(text) {
+            Ok(record) => record,
+            Err(reason) => {
+                summary.unusable += 1;
+                writeln!(errors, "line {}: {reason}", summary.lines)?;
+                continue;
+            }
+        };
+        if options.dedup {
+            let json = serde_json::to_vec(&record)?;
+            latest.offer(summary.lines, record.key(), json);
+        } else {
+            summary.written += 1;
+            let written = serde_json::to_writer(&mut output, &record)
+                .map_err(io::Error::from)
+                .and_then(|()| output.write_all(b"\n"));
+            if let Err(e) = written {
+                break Err(e);
+            }
+        }
+    };
+
+    let finished = finished.and_then(|()| {
+        for (_, json) in latest.into_winners() {
+            summary.written += 1;
+            output.write_all(&json)?;
+            output.write_all(b"\n")?;
+        }
+        output.flush()
+    });
+    match finished {
+        Ok(()) => {}
+        // The reader went away (`pinpipe clean … | head`): that is how a pipe ends, not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e).context("could not write standard output"),
+    }
+
+    if summary.unusable > 0 {
+        writeln!(
+            errors,
+            "pinpipe clean: {} of {} lines could not be used (listed above); the other lines were written",
+            summary.unusable, summary.lines
+        )?;
+    }
+    errors.flush()?;
+    Ok(summary)
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(event_type: EventType, dedup: bool, input: &str) -> (String, String, Summary) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let options = Options { event_type, dedup };
+        let summary = run(&options, input.as_bytes(), &mut out, &mut err).unwrap();
+        (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap(), summary)
+    }
+
+    #[test]
+    fn reports_unusable_lines_by_number_and_keeps_going() {
+        let input = "{\"ind\":1}\r\n\n[1]\n{\"ind\":2}";
+        let (out, err, summary) = clean(EventType::User, false, input);
+        assert_eq!(
+            out,
+            "{\"ind\":1,\"user_name\":null,\"age\":null,\"date_joined\":null}\n\
+             {\"ind\":2,\"user_name\":null,\"age\":null,\"date_joined\":null}\n"
+        );
+        assert!(err.starts_with("line 3: not a JSON object"), "{err}");
+        assert_eq!(summary, Summary { lines: 4, written: 2, unusable: 1 });
+        assert_eq!(summary.exit_code(), ExitCode::from(3));
+    }
+
+    #[test]
+    fn dedup_keeps_the_last_record_in_input_order_of_the_winners() {
+        let input = "{\"ind\":1,\"age\":1}\n{\"ind\":2,\"age\":2}\n{\"ind\":1,\"age\":3}\n{\"ind\":1";
+        let (out, _, summary) = clean(EventType::User, true, input);
+        let ages: Vec<i64> = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["age"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ages, vec![2, 3]);
+        assert_eq!(summary.unusable, 1);
+    }
+}

@@ -1,0 +1,81 @@
+//! The `pinpipe` command: wires the pipeline's crates to a command line.
+
+mod clean_command;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pinpipe_model::EventType;
+
+/// pinpipe: a Pinterest-style event pipeline in one binary.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Configuration file [default: ./pinpipe.toml when present].
+    #[arg(long, global = true, env = "PINPIPE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Where pinpipe keeps its data [default: ./pinpipe-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Clean raw events: JSONL on stdin, clean JSONL on stdout, unusable lines reported on stderr.
+    ///
+    /// Exit code 0 when every line was used, 3 when some lines were unusable (the others are still
+    /// written), 1 on a fatal error.
+    Clean {
+        /// The type of the events on stdin.
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_event_type)]
+        event_type: EventType,
+
+        /// Keep one record per key, the one received last ("last received wins").
+        #[arg(long)]
+        dedup: bool,
+    },
+    /// Print the effective configuration as TOML, secrets redacted.
+    Config,
+}
+
+fn parse_event_type(text: &str) -> Result<EventType, String> {
+    text.parse().map_err(|e: pinpipe_model::UnknownEventType| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("pinpipe: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = config::Config::load(cli.config.as_deref(), cli.data_dir)?;
+    match cli.command {
+        Command::Clean { event_type, dedup } => {
+            let options = clean_command::Options {
+                event_type,
+                dedup: dedup || config.clean.dedup,
+            };
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::stdout().lock();
+            let stderr = std::io::stderr().lock();
+            let summary = clean_command::run(&options, stdin, stdout, stderr)?;
+            Ok(summary.exit_code())
+        }
+        Command::Config => {
+            print!("{}", config.to_redacted_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
