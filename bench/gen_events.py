@@ -80,8 +80,10 @@ def encoded(value, ascii_only=False):
 
 
 def both_encodings(values):
-    """Pool of (utf8_json, ascii_json) pairs: the emulator usually sends \\u escapes."""
-    return [(encoded(v), encoded(v, True)) for v in values]
+    """(utf8_jsons, ascii_jsons): the same pool written raw and with \\u escapes, as the
+    emulator's json.dumps does by default; index it with a bool "ascii_only"."""
+    values = list(values)
+    return [encoded(v) for v in values], [encoded(v, True) for v in values]
 
 
 def sentence(rng, low, high):
@@ -240,38 +242,39 @@ class Generator:
     EDGE = 0.004
 
     def __init__(self, kind, seed):
-        self.rng = random.Random(seed)
+        rng = random.Random(seed)
+        self.rng = rng
+        # rng.random() and indexing are several times cheaper than rng.choice()/randint().
+        self.random = rng.random
         self.pools = Pools(random.Random(f"pools-{seed}"))
-        self.kind = kind
         self.recent_ids = []  # ring of recent unique_ids, for re-sent pins
         self.line = {"pin": self.pin_line, "geo": self.geo_line, "user": self.user_line}[kind]
 
-    def pick(self, pool, ascii_only):
-        return self.rng.choice(pool)[ascii_only]
+    def choose(self, items):
+        return items[int(self.random() * len(items))]
 
-    def edge(self, edges):
-        return self.rng.choice(edges)
+    def below(self, n):
+        """A whole number in 0..n-1."""
+        return int(self.random() * n)
 
     def special_line(self, unusable):
         """A blank or unusable line, or None for an ordinary one."""
-        r = self.rng.random()
+        r = self.random()
         if r < self.UNUSABLE:
-            return self.rng.choice(unusable)
+            return self.choose(unusable)
         if r < self.UNUSABLE + self.BLANK:
-            return self.rng.choice(BLANK_LINES)
+            return self.choose(BLANK_LINES)
         return None
 
     def assemble(self, fields):
         """`{"k": v, ...}` from (key, fragment) pairs, dropping OMIT; maybe extras and repeats."""
-        rng = self.rng
         parts = [f'"{key}": {value}' for key, value in fields if value is not OMIT]
-        if rng.random() < self.EXTRA:
-            parts.insert(rng.randint(0, len(parts)), rng.choice(EXTRA_FIELDS))
-        if rng.random() < self.DUPLICATE_JSON_KEY and len(parts) > 1:
-            # The same key twice: an earlier, different value that the last one overrides, or the
-            # other way round.
-            moved = parts[rng.randrange(1, len(parts))]
-            parts.insert(rng.randint(0, len(parts)), moved.split(":", 1)[0] + ": null")
+        if self.random() < self.EXTRA:
+            parts.insert(self.below(len(parts) + 1), self.choose(EXTRA_FIELDS))
+        if self.random() < self.DUPLICATE_JSON_KEY and len(parts) > 1:
+            # The same key twice, with null first or last: the last occurrence wins.
+            key = self.choose(parts[1:]).split(":", 1)[0]
+            parts.insert(self.below(len(parts) + 1), key + ": null")
         return "{" + ", ".join(parts) + "}"
 
     # -- pins ---------------------------------------------------------------------------------
@@ -281,84 +284,86 @@ class Generator:
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
     def unique_id(self):
-        rng = self.rng
         recent = self.recent_ids
-        r = rng.random()
+        r = self.random()
         if r < 0.02 and recent:  # re-sent: a retry or an update of an earlier pin
-            uid = rng.choice(recent)
+            uid = self.choose(recent)
             return f'"{uid}"' if r < 0.017 else f'" {uid}\\t"'
         if r < 0.02 + self.EDGE:
-            return self.edge(UNIQUE_ID_EDGES)
+            return self.choose(UNIQUE_ID_EDGES)
         uid = self.uuid()
         if len(recent) < 8192:
             recent.append(uid)
         else:
-            recent[rng.randrange(8192)] = uid
+            recent[self.below(8192)] = uid
         return f'"{uid}"'
 
     def follower_count(self):
-        rng = self.rng
-        r = rng.random()
+        r = self.random()
+        below = self.below
         if r < 0.42:
-            return f'"{rng.randint(0, 999)}"'
+            return f'"{below(1000)}"'
         if r < 0.72:
-            return f'"{rng.randint(1, 999)}k"'
+            return f'"{below(999) + 1}k"'
+        if r < 0.77:
+            return f'"{below(9) + 1}.{below(10)}M"'
         if r < 0.80:
-            return f'"{rng.randint(1, 9)}.{rng.randint(0, 9)}M"' if r < 0.77 else '"2M"'
+            return '"2M"'
         if r < 0.87:
             return '"User Info Error"'
         if r < 0.96:
-            return str(rng.randint(0, 50_000))
+            return str(below(50_000))
         if r < 0.99:
-            return f'"{rng.randint(1, 999)},{rng.randint(0, 999):03d}"'
-        return self.edge(FOLLOWER_EDGES)
+            return f'"{below(999) + 1},{below(1000):03d}"'
+        return self.choose(FOLLOWER_EDGES)
 
     def pin_line(self):
         special = self.special_line(UNUSABLE_PIN)
         if special is not None:
             return special
-        rng = self.rng
+        random_ = self.random
+        choose = self.choose
         pools = self.pools
         edge = self.EDGE
-        ascii_only = rng.random() < 0.5
-        category = rng.choice(CATEGORIES)
-        index = str(rng.randint(0, MAX_INDEX)) if rng.random() >= edge else self.edge(INDEX_EDGES)
+        ascii_only = random_() < 0.5
+        category = choose(CATEGORIES)
+        index = str(self.below(MAX_INDEX + 1)) if random_() >= edge else choose(INDEX_EDGES)
 
-        r = rng.random()
+        r = random_()
         if r < 0.03:
             title = '"No Title Data Available"'
         elif r < 0.03 + edge:
-            title = self.edge(TITLE_EDGES)
+            title = choose(TITLE_EDGES)
         else:
-            title = self.pick(pools.titles, ascii_only)
+            title = choose(pools.titles[ascii_only])
 
-        r = rng.random()
+        r = random_()
         if r < 0.06:
             description = '"No description available Story format"'
         elif r < 0.08:
             description = '"No description available"'
         elif r < 0.08 + edge:
-            description = self.edge(DESCRIPTION_EDGES)
+            description = choose(DESCRIPTION_EDGES)
         else:
-            description = self.pick(pools.descriptions, ascii_only)
+            description = choose(pools.descriptions[ascii_only])
 
-        r = rng.random()
+        r = random_()
         if r < 0.05:
             poster = '"User Info Error"'
         elif r < 0.05 + edge:
-            poster = self.edge(POSTER_EDGES)
+            poster = choose(POSTER_EDGES)
         else:
-            poster = self.pick(pools.posters, ascii_only)
+            poster = choose(pools.posters[ascii_only])
 
-        r = rng.random()
+        r = random_()
         if r < 0.08:
             tags = f'"{TAG_PLACEHOLDER}"'
         elif r < 0.08 + edge:
-            tags = self.edge(TAG_EDGES)
+            tags = choose(TAG_EDGES)
         else:
-            tags = self.pick(pools.tag_lists[category], ascii_only)
+            tags = choose(pools.tag_lists[category][ascii_only])
 
-        r = rng.random()
+        r = random_()
         if r < 0.80:
             media = '"image"'
         elif r < 0.92:
@@ -368,84 +373,96 @@ class Generator:
         elif r < 0.99:
             media = "null"
         else:
-            media = self.edge(MEDIA_EDGES)
+            media = choose(MEDIA_EDGES)
 
-        r = rng.random()
+        r = random_()
         if r < 0.04:
             image_src = '"Image src error."'
         elif r < 0.04 + edge:
-            image_src = self.edge(IMAGE_SRC_EDGES)
+            image_src = choose(IMAGE_SRC_EDGES)
         else:
-            h = "%032x" % rng.getrandbits(128)
+            h = "%032x" % self.rng.getrandbits(128)
             ext = "jpg" if r < 0.9 else "png"
             image_src = f'"https://i.pinimg.com/originals/{h[:2]}/{h[2:4]}/{h[4:6]}/{h}.{ext}"'
 
-        r = rng.random()
-        downloaded = "1" if r < 0.9 else "0" if r < 0.99 else self.edge(DOWNLOADED_EDGES)
-
-        if rng.random() >= edge:
+        r = random_()
+        downloaded = "1" if r < 0.9 else "0" if r < 0.99 else choose(DOWNLOADED_EDGES)
+        if random_() >= edge:
             save_location = f'"Local save in /data/{category}"'
         else:
-            save_location = self.edge(SAVE_LOCATION_EDGES)
-        category_json = f'"{category}"' if rng.random() >= edge else self.edge(CATEGORY_EDGES)
+            save_location = choose(SAVE_LOCATION_EDGES)
+        category_json = f'"{category}"' if random_() >= edge else choose(CATEGORY_EDGES)
+        unique_id = self.unique_id()
+        follower_count = self.follower_count()
 
-        return self.assemble(
-            [
-                ("index", index),
-                ("unique_id", self.unique_id()),
-                ("title", title),
-                ("description", description),
-                ("poster_name", poster),
-                ("follower_count", self.follower_count()),
-                ("tag_list", tags),
-                ("is_image_or_video", media),
-                ("image_src", image_src),
-                ("downloaded", downloaded),
-                ("save_location", save_location),
-                ("category", category_json),
-            ]
+        fields = (
+            ("index", index),
+            ("unique_id", unique_id),
+            ("title", title),
+            ("description", description),
+            ("poster_name", poster),
+            ("follower_count", follower_count),
+            ("tag_list", tags),
+            ("is_image_or_video", media),
+            ("image_src", image_src),
+            ("downloaded", downloaded),
+            ("save_location", save_location),
+            ("category", category_json),
+        )
+        if random_() < 0.05 or OMIT in (title, description, poster, follower_count, tags, media,
+                                        image_src, downloaded, save_location, category_json):
+            return self.assemble(fields)
+        # The common case, spelled out because it is most of the run time.
+        return (
+            f'{{"index": {index}, "unique_id": {unique_id}, "title": {title}, '
+            f'"description": {description}, "poster_name": {poster}, '
+            f'"follower_count": {follower_count}, "tag_list": {tags}, '
+            f'"is_image_or_video": {media}, "image_src": {image_src}, '
+            f'"downloaded": {downloaded}, "save_location": {save_location}, '
+            f'"category": {category_json}}}'
         )
 
     # -- geo and user -------------------------------------------------------------------------
 
     def ind(self):
-        if self.rng.random() >= self.EDGE:
-            return str(self.rng.randint(0, MAX_INDEX))
-        return self.edge(IND_EDGES)
+        if self.random() >= self.EDGE:
+            return str(self.below(MAX_INDEX + 1))
+        return self.choose(IND_EDGES)
 
     def timestamp(self, first_year, last_year):
         """One of the three shapes (most often the emulator's str(datetime)), or an edge case."""
-        rng = self.rng
-        r = rng.random()
+        below = self.below
+        r = self.random()
         if r < self.EDGE * 3:
-            return self.edge(TIMESTAMP_EDGES)
-        year = rng.randint(first_year, last_year)
-        month = rng.randint(1, 12)
-        day = rng.randint(1, 28)
-        clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+            return self.choose(TIMESTAMP_EDGES)
+        year = first_year + below(last_year - first_year + 1)
+        month = below(12) + 1
+        day = below(28) + 1
+        clock = f"{below(24):02d}:{below(60):02d}:{below(60):02d}"
         if r < 0.70:
             return f'"{year}-{month:02d}-{day:02d} {clock}"'
         if r < 0.85:
             return f'"{year}:{month:02d}:{day:02d} {clock}"'
-        zone = rng.choice(["Z", "Z", "+00:00", "+02:00", "-05:00", "+05:30", "-09:30", "+14:00"])
-        fraction = rng.choice(["", "", ".5", ".123", ".123456", ".999999999"])
+        zone = self.choose(["Z", "Z", "+00:00", "+02:00", "-05:00", "+05:30", "-09:30", "+14:00"])
+        fraction = self.choose(["", "", ".5", ".123", ".123456", ".999999999"])
         return f'"{year}-{month:02d}-{day:02d}T{clock}{fraction}{zone}"'
 
     def geo_line(self):
         special = self.special_line(UNUSABLE_IND)
         if special is not None:
             return special
-        rng = self.rng
-        ascii_only = rng.random() < 0.5
-        if rng.random() >= self.EDGE * 3:
-            latitude = repr(round(rng.uniform(-90, 90), rng.randint(4, 7)))
-            longitude = repr(round(rng.uniform(-180, 180), rng.randint(4, 7)))
+        random_ = self.random
+        ascii_only = random_() < 0.5
+        if random_() >= self.EDGE * 3:
+            digits = 4 + self.below(4)
+            latitude = repr(round(random_() * 180 - 90, digits))
+            longitude = repr(round(random_() * 360 - 180, digits))
         else:
-            latitude, longitude = self.edge(COORDINATE_EDGES)
-        if rng.random() >= self.EDGE:
-            country = self.pick(self.pools.countries, ascii_only)
+            latitude, longitude = self.choose(COORDINATE_EDGES)
+        if random_() >= self.EDGE:
+            country = self.choose(self.pools.countries[ascii_only])
         else:
-            country = self.edge(TEXT_EDGES)
+            country = self.choose(TEXT_EDGES)
         return self.assemble(
             [
                 ("ind", self.ind()),
@@ -460,16 +477,17 @@ class Generator:
         special = self.special_line(UNUSABLE_IND)
         if special is not None:
             return special
-        rng = self.rng
+        random_ = self.random
+        choose = self.choose
         pools = self.pools
-        ascii_only = rng.random() < 0.5
-        first = self.pick(pools.first_names, ascii_only)
-        last = self.pick(pools.last_names, ascii_only)
-        if rng.random() < self.EDGE * 2:
-            first = self.edge(TEXT_EDGES)
-        if rng.random() < self.EDGE * 2:
-            last = self.edge(TEXT_EDGES)
-        age = str(rng.randint(20, 60)) if rng.random() >= self.EDGE * 2 else self.edge(AGE_EDGES)
+        ascii_only = random_() < 0.5
+        first = choose(pools.first_names[ascii_only])
+        last = choose(pools.last_names[ascii_only])
+        if random_() < self.EDGE * 2:
+            first = choose(TEXT_EDGES)
+        if random_() < self.EDGE * 2:
+            last = choose(TEXT_EDGES)
+        age = str(20 + self.below(41)) if random_() >= self.EDGE * 2 else choose(AGE_EDGES)
         return self.assemble(
             [
                 ("ind", self.ind()),
@@ -493,8 +511,9 @@ def main():
     remaining = args.count
     while remaining > 0:
         batch = min(remaining, 10_000)
-        text = "\n".join([line() for _ in range(batch)]) + "\n"
-        out.write(text.encode("utf-8", "surrogateescape"))
+        # Encoding line by line is faster than joining first: a joined str is widened to the
+        # widest character in it. surrogateescape turns "\udcff" into the invalid byte 0xFF.
+        out.write(b"".join([(line() + "\n").encode("utf-8", "surrogateescape") for _ in range(batch)]))
         remaining -= batch
     out.flush()
 

@@ -285,9 +285,7 @@ pub fn category(text: &str) -> Option<String> {
 pub fn clean_geo(raw: &LenientGeo<'_>) -> Result<CleanGeo, Unusable> {
     Ok(CleanGeo {
         ind: required_int(&raw.ind, "ind")?,
-        country: string(&raw.country)
-            .and_then(non_blank)
-            .map(str::to_owned),
+        country: string(&raw.country).and_then(non_blank).map(str::to_owned),
         coordinates: coordinates(&raw.latitude, &raw.longitude),
         timestamp: string(&raw.timestamp).and_then(Timestamp::parse),
     })
@@ -326,5 +324,106 @@ pub fn user_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
         (Some(first), Some(last)) => Some(format!("{first} {last}")),
         (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_list_rule() {
+        let cases: &[(Option<&str>, &[&str])] = &[
+            (Some("a, b,,c ,"), &["a", "b", "c"]),
+            (Some(NO_TAGS), &[]),
+            (Some("  N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e "), &[]),
+            (Some(" ,, ,"), &[]),
+            (Some("solo"), &["solo"]),
+            (None, &[]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(tag_list(*input), *expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn media_type_rule() {
+        assert_eq!(media_type(" image "), Some(MediaType::Image));
+        assert_eq!(media_type("video"), Some(MediaType::Video));
+        assert_eq!(
+            media_type("multi-video(story page format)"),
+            Some(MediaType::Video)
+        );
+        assert_eq!(media_type("Image"), None);
+        assert_eq!(media_type(""), None);
+    }
+
+    #[test]
+    fn image_src_rule() {
+        assert_eq!(
+            image_src("https://i.pinimg.com/x.jpg").as_deref(),
+            Some("https://i.pinimg.com/x.jpg")
+        );
+        assert_eq!(image_src("HTTP://x").as_deref(), Some("HTTP://x"));
+        assert_eq!(image_src("https://"), None);
+        assert_eq!(image_src(" https://x"), None);
+        assert_eq!(image_src("Image src error."), None);
+        assert_eq!(image_src("ftp://x"), None);
+        assert_eq!(image_src("é"), None);
+    }
+
+    #[test]
+    fn save_location_rule() {
+        assert_eq!(
+            save_location("Local save in /data/art").as_deref(),
+            Some("/data/art")
+        );
+        assert_eq!(
+            save_location("Local save in   /data/art ").as_deref(),
+            Some("/data/art")
+        );
+        assert_eq!(
+            save_location(" Local save in /x").as_deref(),
+            Some("Local save in /x")
+        );
+        assert_eq!(
+            save_location("local save in /x").as_deref(),
+            Some("local save in /x")
+        );
+        assert_eq!(save_location("Local save in "), None);
+    }
+
+    #[test]
+    fn user_name_rule() {
+        assert_eq!(
+            user_name(Some(" Ann "), Some(" Lee")).as_deref(),
+            Some("Ann Lee")
+        );
+        assert_eq!(user_name(Some("Ann"), Some("  ")).as_deref(), Some("Ann"));
+        assert_eq!(user_name(None, Some("Lee")).as_deref(), Some("Lee"));
+        assert_eq!(user_name(Some(""), None), None);
+    }
+
+    #[test]
+    fn keys_decide_usability() {
+        assert_eq!(
+            clean_pin_json(br#"{"unique_id": "u"}"#),
+            Err(Unusable::MissingField("index"))
+        );
+        assert!(matches!(
+            clean_pin_json(br#"{"index": "1", "unique_id": "u"}"#),
+            Err(Unusable::WrongType { field: "index", .. })
+        ));
+        assert!(matches!(
+            clean_geo_json(b"{\"ind\": 1"),
+            Err(Unusable::InvalidJson(_))
+        ));
+        assert!(matches!(
+            clean_user_json(b"[]"),
+            Err(Unusable::NotAnObject(_))
+        ));
+        let geo = clean_geo_json(br#"{"ind": 3, "latitude": 90, "longitude": -180.0}"#).unwrap();
+        assert_eq!(geo.coordinates, Some([90.0, -180.0]));
+        assert_eq!(geo.timestamp, None);
     }
 }

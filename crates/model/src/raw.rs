@@ -5,7 +5,7 @@
 //! emulator builds them to send; ingest gets one from every accepted request body.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// `follower_count` as sent: a string such as `"35k"` or an integer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,10 +66,10 @@ pub struct RawGeo {
     pub ind: i64,
     /// One of three date-time formats (see [`crate::Timestamp::parse`]).
     pub timestamp: String,
-    /// Degrees.
-    pub latitude: Option<f64>,
-    /// Degrees.
-    pub longitude: Option<f64>,
+    /// Degrees, as sent (an integer stays an integer).
+    pub latitude: Option<Number>,
+    /// Degrees, as sent (an integer stays an integer).
+    pub longitude: Option<Number>,
     /// A country name.
     pub country: Option<String>,
     /// Fields data.md does not name, kept as received.

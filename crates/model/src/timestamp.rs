@@ -29,12 +29,10 @@ impl Timestamp {
         if b.len() < 19 || b[4] != b[7] {
             return None;
         }
-        let date = NaiveDate::from_ymd_opt(
-            digits(b, 0, 4)? as i32,
-            digits(b, 5, 2)?,
-            digits(b, 8, 2)?,
-        )?;
-        let time = NaiveTime::from_hms_opt(digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?)?;
+        let date =
+            NaiveDate::from_ymd_opt(digits(b, 0, 4)? as i32, digits(b, 5, 2)?, digits(b, 8, 2)?)?;
+        let time =
+            NaiveTime::from_hms_opt(digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?)?;
         if b[13] != b':' || b[16] != b':' {
             return None;
         }

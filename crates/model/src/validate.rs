@@ -161,7 +161,10 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ValidationErrors> {
         ))),
         Err(e) => Err(single(ErrorDetail {
             kind: "json_invalid",
-            loc: vec!["body".into(), byte_position(body, e.line(), e.column()).into()],
+            loc: vec![
+                "body".into(),
+                byte_position(body, e.line(), e.column()).into(),
+            ],
             msg: "JSON decode error".into(),
             input: Value::Object(Map::new()),
             ctx: Some(serde_json::json!({ "error": e.to_string() })),
@@ -216,7 +219,10 @@ fn check_type(name: &str, accepts: Accepts, value: &Value, detail: &mut Vec<Erro
     }
     let error = |kind: &'static str, msg: &str, member: Option<&str>| ErrorDetail {
         kind,
-        loc: loc(&[Some(name), member].into_iter().flatten().collect::<Vec<_>>()),
+        loc: loc(&[Some(name), member]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()),
         msg: msg.into(),
         input: value.clone(),
         ctx: None,
@@ -276,7 +282,10 @@ mod tests {
 
     #[test]
     fn reports_every_problem_in_fastapi_shape() {
-        let e = errors(EventType::Pin, r#"{"index": 1.5, "title": 3, "follower_count": 2.5}"#);
+        let e = errors(
+            EventType::Pin,
+            r#"{"index": 1.5, "title": 3, "follower_count": 2.5}"#,
+        );
         let detail = e["detail"].as_array().unwrap();
         let summary: Vec<(String, Value)> = detail
             .iter()
@@ -288,7 +297,10 @@ mod tests {
                 ("int_type".into(), json!(["body", "index"])),
                 ("missing".into(), json!(["body", "unique_id"])),
                 ("string_type".into(), json!(["body", "title"])),
-                ("string_type".into(), json!(["body", "follower_count", "str"])),
+                (
+                    "string_type".into(),
+                    json!(["body", "follower_count", "str"])
+                ),
                 ("int_type".into(), json!(["body", "follower_count", "int"])),
             ]
         );
@@ -299,14 +311,18 @@ mod tests {
 
     #[test]
     fn refuses_null_for_a_required_field_and_out_of_range_integers() {
-        let e = errors(EventType::User, r#"{"ind": null, "age": 18446744073709551615}"#);
+        let e = errors(
+            EventType::User,
+            r#"{"ind": null, "age": 18446744073709551615}"#,
+        );
         assert_eq!(e["detail"][0]["loc"], json!(["body", "ind"]));
         assert_eq!(e["detail"][1]["loc"], json!(["body", "age"]));
     }
 
     #[test]
     fn geo_needs_a_timestamp_string_and_numeric_coordinates() {
-        let ok = r#"{"ind": 1, "timestamp": "2020-08-28 03:52:47", "latitude": 10, "longitude": -1.5}"#;
+        let ok =
+            r#"{"ind": 1, "timestamp": "2020-08-28 03:52:47", "latitude": 10, "longitude": -1.5}"#;
         assert!(validate(EventType::Geo, ok.as_bytes()).is_ok());
         let e = errors(EventType::Geo, r#"{"ind": 1, "latitude": "10"}"#);
         assert_eq!(e["detail"][0]["type"], "missing");
@@ -315,8 +331,14 @@ mod tests {
 
     #[test]
     fn explains_bodies_that_are_not_objects() {
-        assert_eq!(errors(EventType::Pin, "[1, 2]")["detail"][0]["type"], "model_attributes_type");
-        assert_eq!(errors(EventType::Pin, "  ")["detail"][0]["loc"], json!(["body"]));
+        assert_eq!(
+            errors(EventType::Pin, "[1, 2]")["detail"][0]["type"],
+            "model_attributes_type"
+        );
+        assert_eq!(
+            errors(EventType::Pin, "  ")["detail"][0]["loc"],
+            json!(["body"])
+        );
         let e = errors(EventType::Pin, "{\"index\": 1,\n  oops}");
         assert_eq!(e["detail"][0]["type"], "json_invalid");
         assert_eq!(e["detail"][0]["loc"], json!(["body", 15]));

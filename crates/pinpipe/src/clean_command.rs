@@ -135,7 +135,11 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let options = Options { event_type, dedup };
         let summary = run(&options, input.as_bytes(), &mut out, &mut err).unwrap();
-        (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap(), summary)
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+            summary,
+        )
     }
 
     #[test]
@@ -148,17 +152,29 @@ mod tests {
              {\"ind\":2,\"user_name\":null,\"age\":null,\"date_joined\":null}\n"
         );
         assert!(err.starts_with("line 3: not a JSON object"), "{err}");
-        assert_eq!(summary, Summary { lines: 4, written: 2, unusable: 1 });
+        assert_eq!(
+            summary,
+            Summary {
+                lines: 4,
+                written: 2,
+                unusable: 1
+            }
+        );
         assert_eq!(summary.exit_code(), ExitCode::from(3));
     }
 
     #[test]
     fn dedup_keeps_the_last_record_in_input_order_of_the_winners() {
-        let input = "{\"ind\":1,\"age\":1}\n{\"ind\":2,\"age\":2}\n{\"ind\":1,\"age\":3}\n{\"ind\":1";
+        let input =
+            "{\"ind\":1,\"age\":1}\n{\"ind\":2,\"age\":2}\n{\"ind\":1,\"age\":3}\n{\"ind\":1";
         let (out, _, summary) = clean(EventType::User, true, input);
         let ages: Vec<i64> = out
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["age"].as_i64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["age"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(ages, vec![2, 3]);
         assert_eq!(summary.unusable, 1);

@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn passwords_in_urls_are_redacted() {
         let cases = [
-            ("postgres://app:s3cret@db:5432/pins", "postgres://app:***@db:5432/pins"),
+            (
+                "postgres://app:s3cret@db:5432/pins",
+                "postgres://app:***@db:5432/pins",
+            ),
             ("postgres://app:p@ss@db/pins", "postgres://app:***@db/pins"),
             ("postgres://app@db/pins", "postgres://app@db/pins"),
             ("s3://bucket/a:b@c", "s3://bucket/a:b@c"),

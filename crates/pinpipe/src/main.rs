@@ -45,7 +45,8 @@ enum Command {
 }
 
 fn parse_event_type(text: &str) -> Result<EventType, String> {
-    text.parse().map_err(|e: pinpipe_model::UnknownEventType| e.to_string())
+    text.parse()
+        .map_err(|e: pinpipe_model::UnknownEventType| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -33,12 +33,18 @@ fn check(name: &str, args: &[&str]) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
 
-    let (got, want): (Vec<&str>, Vec<&str>) = (stdout.lines().collect(), expected.lines().collect());
+    let (got, want): (Vec<&str>, Vec<&str>) =
+        (stdout.lines().collect(), expected.lines().collect());
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "{name}: output line {} differs", i + 1);
     }
@@ -48,9 +54,16 @@ fn check(name: &str, args: &[&str]) {
         .lines()
         .filter_map(|l| l.strip_prefix("line ")?.split(':').next()?.parse().ok())
         .collect();
-    assert_eq!(reported, expected_unusable, "{name}: unusable lines; stderr:\n{stderr}");
+    assert_eq!(
+        reported, expected_unusable,
+        "{name}: unusable lines; stderr:\n{stderr}"
+    );
     let expected_code = if expected_unusable.is_empty() { 0 } else { 3 };
-    assert_eq!(output.status.code(), Some(expected_code), "{name}: exit code");
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "{name}: exit code"
+    );
 }
 
 #[test]
