@@ -34,6 +34,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pinpipe-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM # exit through the EXIT trap
 
 echo "building: cargo build --release -p pinpipe" >&2
 cargo build --release -p pinpipe >&2
@@ -53,7 +54,7 @@ else
 fi
 cat "$raw" >/dev/null # warm the page cache so that no run pays for the first read
 
-rows=()     # one "label|events|seconds|rss_kib" per run
+rows=()     # one "label|events|microseconds|rss_kib" per run
 failures=() # one message per failed check
 
 # measure LABEL EVENTS INPUT OUTPUT CMD...: run CMD <INPUT >OUTPUT 2>$tmp/LABEL.err, append a row.
@@ -128,7 +129,7 @@ echo
 echo "| tool | events | seconds | events/s | peak RSS MiB | vs Python |"
 echo "|---|---:|---:|---:|---:|---:|"
 python_rate=$(for row in "${rows[@]}"; do echo "$row"; done |
-  awk -F'|' '$1 == "python" {print $2 / ($3 / 1e6)}')
+  awk -F'|' '$1 == "python" {print $2 / (($3 > 0 ? $3 : 1) / 1e6)}')
 for row in "${rows[@]}"; do
   IFS='|' read -r label events micros rss <<<"$row"
   case $label in
@@ -150,8 +151,8 @@ done
 echo
 echo "Rust and Python runs pinned to CPU 0 (taskset -c 0); seconds are wall clock."
 if ((n > python_max)); then
-  echo "\\* Python ran on the first $python_max lines only; its seconds are scaled to $n lines"
-  echo "(events/s and peak RSS are as measured on the sample)."
+  echo "Seconds marked * are scaled: Python ran on the first $python_max lines only (its events/s"
+  echo "and peak RSS are as measured on those lines)."
 fi
 echo "On the first $sample_lines lines: Rust wrote $rust_lines clean lines, Python $python_lines;"
 echo "unusable lines reported: Rust $rust_unusable, Python $python_unusable;" \

@@ -68,6 +68,9 @@ def _parse_float(text):
 
 
 def _parse_int(text):
+    # contract-notes item 1: `-0` is read as the float -0.0, as serde_json reads it.
+    if text == "-0":
+        return -0.0
     value = int(text)
     # Integers beyond 64 bits are still valid JSON (they are just not "integers" in the sense of
     # note 1), unless they do not even fit a double, which strict parsers refuse.
@@ -407,7 +410,9 @@ def run(kind, dedup, source, sink, errors):
     """Clean every line of `source` (bytes) to `sink` (bytes); return the exit code."""
     cleaner = CLEANERS[kind]
     unusable = 0
-    outputs = []  # without --dedup: a write buffer; with --dedup: every kept line, None if beaten
+    # Without --dedup: a write buffer. With --dedup: every line kept so far, None once a later
+    # line with the same key has beaten it; held as UTF-8 bytes, which are far smaller than str.
+    outputs = []
     position_of_key = {}
     for number, raw_line in enumerate(source, start=1):
         try:
@@ -424,15 +429,13 @@ def run(kind, dedup, source, sink, errors):
             if earlier is not None:
                 outputs[earlier] = None  # last received wins, in the order of its own line
             position_of_key[key] = len(outputs)
-            outputs.append(text)
+            outputs.append((text + "\n").encode("utf-8"))
         else:
-            outputs.append(text)
+            outputs.append((text + "\n").encode("utf-8"))
             if len(outputs) >= 4096:
-                sink.write(("\n".join(outputs) + "\n").encode("utf-8"))
+                sink.write(b"".join(outputs))
                 outputs.clear()
-    outputs = [text for text in outputs if text is not None]
-    if outputs:
-        sink.write(("\n".join(outputs) + "\n").encode("utf-8"))
+    sink.write(b"".join(line for line in outputs if line is not None))
     sink.flush()
     return 3 if unusable else 0
 

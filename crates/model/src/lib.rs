@@ -20,6 +20,7 @@
 pub mod clean;
 pub mod dedup;
 pub mod follower_count;
+pub mod json_line;
 pub mod lenient;
 pub mod raw;
 pub mod text;

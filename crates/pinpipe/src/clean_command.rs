@@ -56,6 +56,7 @@ pub fn run(
     let mut summary = Summary::default();
     let mut latest: LatestByKey<RecordKey, Vec<u8>> = LatestByKey::new();
     let mut line = Vec::with_capacity(4096);
+    let mut json_line = Vec::with_capacity(4096);
 
     let finished = loop {
         line.clear();
@@ -79,14 +80,15 @@ pub fn run(
             }
         };
         if options.dedup {
-            let json = serde_json::to_vec(&record)?;
+            let mut json = Vec::with_capacity(json_line.len());
+            record.write_json(&mut json);
             latest.offer(summary.lines, record.key(), json);
         } else {
+            json_line.clear();
+            record.write_json(&mut json_line);
+            json_line.push(b'\n');
             summary.written += 1;
-            let written = serde_json::to_writer(&mut output, &record)
-                .map_err(io::Error::from)
-                .and_then(|()| output.write_all(b"\n"));
-            if let Err(e) = written {
+            if let Err(e) = output.write_all(&json_line) {
                 break Err(e);
             }
         }
@@ -123,8 +125,14 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// White space only. Decided by the first byte that is not ASCII white space, so a JSON line
+/// costs one byte's look; only lines starting with non-ASCII text are decoded.
 fn is_blank(line: &[u8]) -> bool {
-    std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty())
+    match line.iter().position(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        Some(at) if line[at].is_ascii() => false,
+        Some(_) => std::str::from_utf8(line).is_ok_and(|text| text.trim().is_empty()),
+    }
 }
 
 #[cfg(test)]
