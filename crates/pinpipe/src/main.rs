@@ -9,6 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use pinpipe_model::EventType;
 
+// Cleaning allocates a few short strings per event; mimalloc makes those allocations about twice
+// as cheap as glibc's malloc, which shows in events/s.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// pinpipe: a Pinterest-style event pipeline in one binary.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -68,7 +73,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 event_type,
                 dedup: dedup || config.clean.dedup,
             };
-            let stdin = std::io::stdin().lock();
+            // A large read buffer: fewer system calls on multi-gigabyte inputs.
+            let stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
             let stdout = std::io::stdout().lock();
             let stderr = std::io::stderr().lock();
             let summary = clean_command::run(&options, stdin, stdout, stderr)?;
