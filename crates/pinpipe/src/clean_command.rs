@@ -60,10 +60,7 @@ pub fn run(
 
     let finished = loop {
         line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .context("could not read standard input")?;
-        if read == 0 {
+        if !read_line(&mut input, &mut line).context("could not read standard input")? {
             break Ok(());
         }
         summary.lines += 1;
@@ -118,6 +115,34 @@ pub fn run(
     }
     errors.flush()?;
     Ok(summary)
+}
+
+/// `BufRead::read_until(b'\n')`, with the memchr crate's SIMD search: lines here are long
+/// (a pin is about 700 bytes), where it is several times faster than the standard library's.
+/// Returns false at the end of the input.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
+    loop {
+        let buffer = match input.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.is_empty() {
+            return Ok(!line.is_empty());
+        }
+        match memchr::memchr(b'\n', buffer) {
+            Some(end) => {
+                line.extend_from_slice(&buffer[..=end]);
+                input.consume(end + 1);
+                return Ok(true);
+            }
+            None => {
+                let taken = buffer.len();
+                line.extend_from_slice(buffer);
+                input.consume(taken);
+            }
+        }
+    }
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
