@@ -82,6 +82,7 @@ measure_median() {
     if [ "$rc" -gt "$worst_rc" ] && [ "$worst_rc" -eq 0 ]; then worst_rc=$rc; fi
   done
   local median
+  echo "$1: wall seconds of the $runs runs: $(printf '%s\n' "${rows[@]:$first}" | awk -F'|' '{printf "%.2f ", $3 / 1e6}')" >&2
   median=$(printf '%s\n' "${rows[@]:$first}" | sort -t'|' -k3,3n | sed -n "$(((runs + 1) / 2))p")
   rows=("${rows[@]:0:$first}" "$median")
   rc=$worst_rc
