@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::follower_count::parse_follower_count;
 use crate::lenient::{Field, LenientGeo, LenientPin, LenientUser};
-use crate::text::{non_blank, without_placeholders};
+use crate::text::{non_blank, trim, without_placeholders};
 use crate::timestamp::Timestamp;
 
 /// The `title` placeholder.
@@ -195,7 +195,7 @@ pub fn clean_pin(raw: &LenientPin<'_>) -> Result<CleanPin, Unusable> {
     let ind = required_int(&raw.index, "index")?;
     let unique_id = match &raw.unique_id {
         None => return Err(Unusable::MissingField("unique_id")),
-        Some(Field::Str(id)) => id.trim().to_owned(),
+        Some(Field::Str(id)) => trim(id).to_owned(),
         Some(other) => {
             return Err(Unusable::WrongType {
                 field: "unique_id",
@@ -239,18 +239,19 @@ fn follower_count(field: &Option<Field<'_>>) -> Option<i64> {
 /// Split on commas, trim, drop empties; the placeholder and null give no tags.
 pub fn tag_list(text: Option<&str>) -> Vec<String> {
     match text {
-        Some(text) if text.trim() != NO_TAGS => text
-            .split(',')
-            .filter_map(non_blank)
-            .map(str::to_owned)
-            .collect(),
+        Some(text) if trim(text) != NO_TAGS => {
+            // Sized up front: growing the vector tag by tag cost more than the tags themselves.
+            let mut tags = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
+            tags.extend(text.split(',').filter_map(non_blank).map(str::to_owned));
+            tags
+        }
         _ => Vec::new(),
     }
 }
 
 /// `image` → image; `video` and `multi-video(story page format)` → video.
 pub fn media_type(text: &str) -> Option<MediaType> {
-    match text.trim() {
+    match trim(text) {
         "image" => Some(MediaType::Image),
         "video" | "multi-video(story page format)" => Some(MediaType::Video),
         _ => None,

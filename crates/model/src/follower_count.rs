@@ -16,7 +16,7 @@
 /// assert_eq!(parse_follower_count("User Info Error"), None);
 /// ```
 pub fn parse_follower_count(text: &str) -> Option<i64> {
-    let text = text.trim().as_bytes();
+    let text = crate::text::trim(text).as_bytes();
     let (&last, body) = text.split_last()?;
     let scale_digits = match last {
         b'k' | b'K' => 3,

@@ -25,7 +25,7 @@ impl Timestamp {
     /// assert_eq!(Timestamp::parse("2020-02-30 00:00:00"), None);
     /// ```
     pub fn parse(text: &str) -> Option<Timestamp> {
-        let b = text.trim().as_bytes();
+        let b = crate::text::trim(text).as_bytes();
         if b.len() < 19 || b[4] != b[7] {
             return None;
         }

@@ -26,7 +26,7 @@ impl Validated {
     /// key land in the same partition.
     pub fn log_key(&self) -> String {
         match self {
-            Validated::Pin(pin) => pin.unique_id.trim().to_owned(),
+            Validated::Pin(pin) => crate::text::trim(&pin.unique_id).to_owned(),
             Validated::Geo(geo) => geo.ind.to_string(),
             Validated::User(user) => user.ind.to_string(),
         }
