@@ -8,6 +8,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use pinpipe_model::json_line::Escaping;
 use pinpipe_model::{EventType, LatestByKey, RecordKey};
 
 /// What to clean and how.
@@ -76,13 +77,14 @@ pub fn run(
                 continue;
             }
         };
+        let escaping = Escaping::for_raw(text);
         if options.dedup {
             let mut json = Vec::with_capacity(json_line.len());
-            record.write_json(&mut json);
+            record.write_json(&mut json, escaping);
             latest.offer(summary.lines, record.key(), json);
         } else {
             json_line.clear();
-            record.write_json(&mut json_line);
+            record.write_json(&mut json_line, escaping);
             json_line.push(b'\n');
             summary.written += 1;
             if let Err(e) = output.write_all(&json_line) {
