@@ -1,34 +1,11 @@
 //! The command line as a user meets it: configuration precedence, errors, exit codes, pipes.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn pinpipe(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
-    command.args(args).current_dir(dir);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
-        command.env_remove(key);
-    }
-    command.envs(env.iter().copied());
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{pinpipe, text};
 
 #[test]
 fn config_defaults_then_file_then_environment_then_flags() {

@@ -2,9 +2,9 @@
 //! `X.expected.jsonl`, report exactly the lines in `X.unusable.txt`, and exit with code 3
 //! when any line is unusable (0 otherwise).
 
-use std::io::Write;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
@@ -23,25 +23,9 @@ fn check(name: &str, args: &[&str]) {
         .map(|l| l.trim().parse().unwrap())
         .collect();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .arg("clean")
-        .args(args)
-        .env_remove("PINPIPE_CONFIG")
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = support::pinpipe(&dir, &[&["clean"], args].concat(), &[], &input);
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = support::text(&output.stderr);
 
     let (got, want): (Vec<&str>, Vec<&str>) =
         (stdout.lines().collect(), expected.lines().collect());
