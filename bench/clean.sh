@@ -16,7 +16,12 @@
 # lines on purpose) and that Rust and Python kept the same number of lines and reported the same
 # number of unusable ones on the lines both ran. tests/differential.sh compares the contents.
 #
-# Environment: CARGO_TARGET_DIR (honoured like cargo does), TMPDIR, SEED (default 42).
+# Finally, if valgrind is installed, it counts instructions per event for both (callgrind, first
+# CALLGRIND_LINES lines, default 5000; 0 turns it off): unlike seconds, these do not move with the
+# load of a shared machine.
+#
+# Environment: CARGO_TARGET_DIR (honoured like cargo does), TMPDIR, SEED (default 42),
+# BENCH_RUNS (default 3), CALLGRIND_LINES (default 5000).
 set -euo pipefail
 
 n=${1:-1000000}
@@ -175,6 +180,26 @@ echo "On the first $sample_lines lines: Rust wrote $rust_lines clean lines, Pyth
 echo "unusable lines reported: Rust $rust_unusable, Python $python_unusable;" \
   "exit codes: Rust $rust_sample_rc, Python $python_rc; byte-identical output: $identical."
 echo "With --dedup: $(wc -l <"$tmp/rust-dedup.jsonl") of $n lines kept."
+
+# Instructions per event: repeatable whatever else the machine is doing (wall time on a shared
+# machine is not). Counted with callgrind on the first CALLGRIND_LINES lines (default 5000).
+if command -v valgrind >/dev/null 2>&1 && [ "${CALLGRIND_LINES:-5000}" -gt 0 ]; then
+  cg_lines=${CALLGRIND_LINES:-5000}
+  head -n "$cg_lines" "$raw" >"$tmp/cg.jsonl"
+  count_instructions() { # count_instructions CMD...: total instructions of CMD <cg.jsonl
+    # Exit code 3 (unusable lines) is expected here; the count is what matters.
+    { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" <"$tmp/cg.jsonl" \
+      2>&1 >/dev/null || true; } | awk '/Collected :/ {print $NF}'
+  }
+  rust_ir=$(count_instructions "$bin" clean --type pin)
+  # The interpreter itself, not a wrapper script (pyenv's shim) that valgrind would measure.
+  python_bin=$(python3 -c 'import sys; print(sys.executable)')
+  python_ir=$(count_instructions "$python_bin" bench/reference_clean.py --type pin)
+  echo
+  echo "Instructions per event (callgrind, first $cg_lines lines): pinpipe" \
+    "$((rust_ir / cg_lines)), Python reference $((python_ir / cg_lines))," \
+    "ratio $(awk -v r="$rust_ir" -v p="$python_ir" 'BEGIN {printf "%.1f", p / r}')x."
+fi
 
 if ((${#failures[@]})); then
   echo
