@@ -2,6 +2,12 @@
 //!
 //! One small function per column, so each rule reads like its row in the contract. Both the speed
 //! layer and the batch layer call [`crate::EventType::clean_json`]; there is no second copy.
+//!
+//! Clean records borrow their text from the raw JSON where it needs no change (most values only
+//! lose nothing when trimmed), so cleaning allocates only for values it must rewrite. Call
+//! `into_owned` to keep a record beyond its raw input.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -60,40 +66,40 @@ pub enum MediaType {
 
 /// A clean pin; fields in the column order of data.md.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CleanPin {
+pub struct CleanPin<'a> {
     /// The raw `index`; joins geo and user `ind`.
     pub ind: i64,
     /// The trimmed `unique_id`: the pin's key.
-    pub unique_id: String,
+    pub unique_id: Cow<'a, str>,
     /// Trimmed; no blanks or placeholder.
-    pub title: Option<String>,
+    pub title: Option<Cow<'a, str>>,
     /// Trimmed; no blanks or placeholders.
-    pub description: Option<String>,
+    pub description: Option<Cow<'a, str>>,
     /// Trimmed; no blanks or placeholder.
-    pub poster_name: Option<String>,
+    pub poster_name: Option<Cow<'a, str>>,
     /// Parsed from `"35k"`-style strings or taken from an integer.
     pub follower_count: Option<i64>,
     /// The tags, trimmed, never null.
-    pub tag_list: Vec<String>,
+    pub tag_list: Vec<Cow<'a, str>>,
     /// From `is_image_or_video`.
     pub media_type: Option<MediaType>,
     /// An http(s) URL as given.
-    pub image_src: Option<String>,
+    pub image_src: Option<Cow<'a, str>>,
     /// From 0/1 or false/true.
     pub downloaded: Option<bool>,
     /// The path without the `"Local save in "` prefix.
-    pub save_location: Option<String>,
+    pub save_location: Option<Cow<'a, str>>,
     /// Trimmed and lower-cased.
-    pub category: Option<String>,
+    pub category: Option<Cow<'a, str>>,
 }
 
 /// A clean geolocation record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CleanGeo {
+pub struct CleanGeo<'a> {
     /// The key; joins pin `ind`.
     pub ind: i64,
     /// Trimmed; no blanks.
-    pub country: Option<String>,
+    pub country: Option<Cow<'a, str>>,
     /// `[latitude, longitude]`, both in range, or null.
     pub coordinates: Option<[f64; 2]>,
     /// In UTC.
@@ -102,11 +108,11 @@ pub struct CleanGeo {
 
 /// A clean user record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CleanUser {
+pub struct CleanUser<'a> {
     /// The key; joins pin `ind`.
     pub ind: i64,
     /// Trimmed first and last name joined by a space.
-    pub user_name: Option<String>,
+    pub user_name: Option<Cow<'a, str>>,
     /// 0–120.
     pub age: Option<i64>,
     /// In UTC.
@@ -116,13 +122,13 @@ pub struct CleanUser {
 /// A clean record of any type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum CleanRecord {
+pub enum CleanRecord<'a> {
     /// A clean pin.
-    Pin(CleanPin),
+    Pin(CleanPin<'a>),
     /// A clean geolocation record.
-    Geo(CleanGeo),
+    Geo(CleanGeo<'a>),
     /// A clean user record.
-    User(CleanUser),
+    User(CleanUser<'a>),
 }
 
 /// The de-duplication key of a clean record.
@@ -134,13 +140,52 @@ pub enum RecordKey {
     Ind(i64),
 }
 
-impl CleanRecord {
+impl CleanRecord<'_> {
     /// The record's de-duplication key.
     pub fn key(&self) -> RecordKey {
         match self {
-            CleanRecord::Pin(pin) => RecordKey::UniqueId(pin.unique_id.clone()),
+            CleanRecord::Pin(pin) => RecordKey::UniqueId(pin.unique_id.clone().into_owned()),
             CleanRecord::Geo(geo) => RecordKey::Ind(geo.ind),
             CleanRecord::User(user) => RecordKey::Ind(user.ind),
+        }
+    }
+}
+
+/// A `Cow` that no longer borrows.
+fn own<'b>(text: Cow<'_, str>) -> Cow<'b, str> {
+    Cow::Owned(text.into_owned())
+}
+
+impl CleanRecord<'_> {
+    /// The record, owning all its text.
+    pub fn into_owned(self) -> CleanRecord<'static> {
+        match self {
+            CleanRecord::Pin(pin) => CleanRecord::Pin(pin.into_owned()),
+            CleanRecord::Geo(geo) => CleanRecord::Geo(CleanGeo {
+                country: geo.country.map(own),
+                ..geo
+            }),
+            CleanRecord::User(user) => CleanRecord::User(CleanUser {
+                user_name: user.user_name.map(own),
+                ..user
+            }),
+        }
+    }
+}
+
+impl CleanPin<'_> {
+    /// The pin, owning all its text.
+    pub fn into_owned(self) -> CleanPin<'static> {
+        CleanPin {
+            unique_id: own(self.unique_id),
+            title: self.title.map(own),
+            description: self.description.map(own),
+            poster_name: self.poster_name.map(own),
+            tag_list: self.tag_list.into_iter().map(own).collect(),
+            image_src: self.image_src.map(own),
+            save_location: self.save_location.map(own),
+            category: self.category.map(own),
+            ..self
         }
     }
 }
@@ -171,31 +216,45 @@ fn required_int(field: &Option<Field<'_>>, name: &'static str) -> Result<i64, Un
 }
 
 /// An optional field as a string; other JSON types count as null.
-fn string<'f>(field: &'f Option<Field<'_>>) -> Option<&'f str> {
-    field.as_ref().and_then(Field::as_str)
+fn string(field: Option<Field<'_>>) -> Option<Cow<'_, str>> {
+    match field {
+        Some(Field::Str(text)) => Some(text),
+        _ => None,
+    }
+}
+
+/// Applies a rule that picks a part of the text: borrowed text stays borrowed.
+fn part_of<'a>(
+    text: Cow<'a, str>,
+    rule: impl FnOnce(&str) -> Option<&str>,
+) -> Option<Cow<'a, str>> {
+    match text {
+        Cow::Borrowed(text) => rule(text).map(Cow::Borrowed),
+        Cow::Owned(text) => rule(&text).map(|part| Cow::Owned(part.to_owned())),
+    }
 }
 
 /// Cleans one raw pin given as JSON.
-pub fn clean_pin_json(json: &[u8]) -> Result<CleanPin, Unusable> {
-    clean_pin(&read::<LenientPin<'_>>(json)?)
+pub fn clean_pin_json(json: &[u8]) -> Result<CleanPin<'_>, Unusable> {
+    clean_pin(read::<LenientPin<'_>>(json)?)
 }
 
 /// Cleans one raw geolocation record given as JSON.
-pub fn clean_geo_json(json: &[u8]) -> Result<CleanGeo, Unusable> {
-    clean_geo(&read::<LenientGeo<'_>>(json)?)
+pub fn clean_geo_json(json: &[u8]) -> Result<CleanGeo<'_>, Unusable> {
+    clean_geo(read::<LenientGeo<'_>>(json)?)
 }
 
 /// Cleans one raw user record given as JSON.
-pub fn clean_user_json(json: &[u8]) -> Result<CleanUser, Unusable> {
-    clean_user(&read::<LenientUser<'_>>(json)?)
+pub fn clean_user_json(json: &[u8]) -> Result<CleanUser<'_>, Unusable> {
+    clean_user(read::<LenientUser<'_>>(json)?)
 }
 
 /// Cleans one raw pin.
-pub fn clean_pin(raw: &LenientPin<'_>) -> Result<CleanPin, Unusable> {
+pub fn clean_pin(raw: LenientPin<'_>) -> Result<CleanPin<'_>, Unusable> {
     let ind = required_int(&raw.index, "index")?;
-    let unique_id = match &raw.unique_id {
+    let unique_id = match raw.unique_id {
         None => return Err(Unusable::MissingField("unique_id")),
-        Some(Field::Str(id)) => trim(id).to_owned(),
+        Some(Field::Str(id)) => part_of(id, |id| Some(trim(id))).unwrap_or_default(),
         Some(other) => {
             return Err(Unusable::WrongType {
                 field: "unique_id",
@@ -207,24 +266,22 @@ pub fn clean_pin(raw: &LenientPin<'_>) -> Result<CleanPin, Unusable> {
     Ok(CleanPin {
         ind,
         unique_id,
-        title: text_column(&raw.title, &[NO_TITLE]),
-        description: text_column(&raw.description, &NO_DESCRIPTION),
-        poster_name: text_column(&raw.poster_name, &[USER_INFO_ERROR]),
+        title: text_column(raw.title, &[NO_TITLE]),
+        description: text_column(raw.description, &NO_DESCRIPTION),
+        poster_name: text_column(raw.poster_name, &[USER_INFO_ERROR]),
         follower_count: follower_count(&raw.follower_count),
-        tag_list: tag_list(string(&raw.tag_list)),
-        media_type: string(&raw.is_image_or_video).and_then(media_type),
-        image_src: string(&raw.image_src).and_then(image_src),
+        tag_list: string(raw.tag_list).map_or_else(Vec::new, tag_list),
+        media_type: string(raw.is_image_or_video).and_then(|t| media_type(&t)),
+        image_src: string(raw.image_src).and_then(image_src),
         downloaded: downloaded(&raw.downloaded),
-        save_location: string(&raw.save_location).and_then(save_location),
-        category: string(&raw.category).and_then(category),
+        save_location: string(raw.save_location).and_then(save_location),
+        category: string(raw.category).and_then(category),
     })
 }
 
 /// Trimmed text; blank or a placeholder is null.
-fn text_column(field: &Option<Field<'_>>, placeholders: &[&str]) -> Option<String> {
-    string(field)
-        .and_then(|t| without_placeholders(t, placeholders))
-        .map(str::to_owned)
+fn text_column<'a>(field: Option<Field<'a>>, placeholders: &[&str]) -> Option<Cow<'a, str>> {
+    part_of(string(field)?, |t| without_placeholders(t, placeholders))
 }
 
 /// A JSON integer as is; a string by [`parse_follower_count`]; anything else null.
@@ -236,17 +293,25 @@ fn follower_count(field: &Option<Field<'_>>) -> Option<i64> {
     }
 }
 
-/// Split on commas, trim, drop empties; the placeholder and null give no tags.
-pub fn tag_list(text: Option<&str>) -> Vec<String> {
-    match text {
-        Some(text) if trim(text) != NO_TAGS => {
-            // Sized up front: growing the vector tag by tag cost more than the tags themselves.
-            let mut tags = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
-            tags.extend(text.split(',').filter_map(non_blank).map(str::to_owned));
-            tags
-        }
-        _ => Vec::new(),
+/// Split on commas, trim, drop empties; the placeholder gives no tags.
+pub fn tag_list<'a>(text: impl Into<Cow<'a, str>>) -> Vec<Cow<'a, str>> {
+    let text = text.into();
+    if trim(&text) == NO_TAGS {
+        return Vec::new();
     }
+    // Sized up front: growing the vector tag by tag cost more than the tags themselves.
+    let mut tags = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
+    match text {
+        Cow::Borrowed(text) => {
+            tags.extend(text.split(',').filter_map(non_blank).map(Cow::Borrowed))
+        }
+        Cow::Owned(text) => tags.extend(
+            text.split(',')
+                .filter_map(non_blank)
+                .map(|tag| Cow::Owned(tag.to_owned())),
+        ),
+    }
+    tags
 }
 
 /// `image` → image; `video` and `multi-video(story page format)` → video.
@@ -259,12 +324,13 @@ pub fn media_type(text: &str) -> Option<MediaType> {
 }
 
 /// Kept as given when it is `http://` or `https://` (any case) and at least one more character.
-pub fn image_src(text: &str) -> Option<String> {
+pub fn image_src<'a>(text: impl Into<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    let text = text.into();
     let is_url = ["http://", "https://"].iter().any(|scheme| {
         text.len() > scheme.len()
             && text.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
     });
-    is_url.then(|| text.to_owned())
+    is_url.then_some(text)
 }
 
 /// JSON 1/true → true, 0/false → false, anything else null.
@@ -277,22 +343,33 @@ fn downloaded(field: &Option<Field<'_>>) -> Option<bool> {
 }
 
 /// Without the exact `"Local save in "` prefix, trimmed; blank is null.
-pub fn save_location(text: &str) -> Option<String> {
-    non_blank(text.strip_prefix(SAVE_LOCATION_PREFIX).unwrap_or(text)).map(str::to_owned)
+pub fn save_location<'a>(text: impl Into<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    part_of(text.into(), |t| {
+        non_blank(t.strip_prefix(SAVE_LOCATION_PREFIX).unwrap_or(t))
+    })
 }
 
 /// Trimmed and lower-cased; blank is null.
-pub fn category(text: &str) -> Option<String> {
-    non_blank(text).map(str::to_lowercase)
+pub fn category<'a>(text: impl Into<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    let trimmed = part_of(text.into(), non_blank)?;
+    // Already lower-case ASCII (every category of the source data) needs no new string.
+    if trimmed
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Some(trimmed)
+    } else {
+        Some(Cow::Owned(trimmed.to_lowercase()))
+    }
 }
 
 /// Cleans one raw geolocation record.
-pub fn clean_geo(raw: &LenientGeo<'_>) -> Result<CleanGeo, Unusable> {
+pub fn clean_geo(raw: LenientGeo<'_>) -> Result<CleanGeo<'_>, Unusable> {
     Ok(CleanGeo {
         ind: required_int(&raw.ind, "ind")?,
-        country: string(&raw.country).and_then(non_blank).map(str::to_owned),
         coordinates: coordinates(&raw.latitude, &raw.longitude),
-        timestamp: string(&raw.timestamp).and_then(Timestamp::parse),
+        timestamp: string(raw.timestamp).and_then(|t| Timestamp::parse(&t)),
+        country: string(raw.country).and_then(|t| part_of(t, non_blank)),
     })
 }
 
@@ -310,24 +387,29 @@ fn coordinates(latitude: &Option<Field<'_>>, longitude: &Option<Field<'_>>) -> O
 }
 
 /// Cleans one raw user record.
-pub fn clean_user(raw: &LenientUser<'_>) -> Result<CleanUser, Unusable> {
+pub fn clean_user(raw: LenientUser<'_>) -> Result<CleanUser<'_>, Unusable> {
     Ok(CleanUser {
         ind: required_int(&raw.ind, "ind")?,
-        user_name: user_name(string(&raw.first_name), string(&raw.last_name)),
         age: raw
             .age
             .as_ref()
             .and_then(Field::as_i64)
             .filter(|age| (0..=120).contains(age)),
-        date_joined: string(&raw.date_joined).and_then(Timestamp::parse),
+        date_joined: string(raw.date_joined).and_then(|t| Timestamp::parse(&t)),
+        user_name: user_name(string(raw.first_name), string(raw.last_name)),
     })
 }
 
 /// The non-blank trimmed names joined by one space; null when both are blank.
-pub fn user_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
-    match (first.and_then(non_blank), last.and_then(non_blank)) {
-        (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+pub fn user_name<'a>(
+    first: Option<Cow<'a, str>>,
+    last: Option<Cow<'a, str>>,
+) -> Option<Cow<'a, str>> {
+    let first = first.and_then(|t| part_of(t, non_blank));
+    let last = last.and_then(|t| part_of(t, non_blank));
+    match (first, last) {
+        (Some(first), Some(last)) => Some(Cow::Owned(format!("{first} {last}"))),
+        (Some(one), None) | (None, Some(one)) => Some(one),
         (None, None) => None,
     }
 }
@@ -338,17 +420,18 @@ mod tests {
 
     #[test]
     fn tag_list_rule() {
-        let cases: &[(Option<&str>, &[&str])] = &[
-            (Some("a, b,,c ,"), &["a", "b", "c"]),
-            (Some(NO_TAGS), &[]),
-            (Some("  N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e "), &[]),
-            (Some(" ,, ,"), &[]),
-            (Some("solo"), &["solo"]),
-            (None, &[]),
+        let cases: &[(&str, &[&str])] = &[
+            ("a, b,,c ,", &["a", "b", "c"]),
+            (NO_TAGS, &[]),
+            ("  N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e ", &[]),
+            (" ,, ,", &[]),
+            ("solo", &["solo"]),
         ];
         for (input, expected) in cases {
             assert_eq!(tag_list(*input), *expected, "{input:?}");
+            assert_eq!(tag_list(input.to_string()), *expected, "{input:?}");
         }
+        assert!(matches!(tag_list("a, b")[1], Cow::Borrowed("b")));
     }
 
     #[test]
@@ -400,13 +483,41 @@ mod tests {
 
     #[test]
     fn user_name_rule() {
+        let name = |first: Option<&'static str>, last: Option<&'static str>| {
+            user_name(first.map(Cow::from), last.map(Cow::from))
+        };
         assert_eq!(
-            user_name(Some(" Ann "), Some(" Lee")).as_deref(),
+            name(Some(" Ann "), Some(" Lee")).as_deref(),
             Some("Ann Lee")
         );
-        assert_eq!(user_name(Some("Ann"), Some("  ")).as_deref(), Some("Ann"));
-        assert_eq!(user_name(None, Some("Lee")).as_deref(), Some("Lee"));
-        assert_eq!(user_name(Some(""), None), None);
+        assert_eq!(name(Some("Ann"), Some("  ")).as_deref(), Some("Ann"));
+        assert_eq!(name(None, Some("Lee")).as_deref(), Some("Lee"));
+        assert_eq!(name(Some(""), None), None);
+    }
+
+    #[test]
+    fn category_rule() {
+        assert_eq!(category(" Home-Decor ").as_deref(), Some("home-decor"));
+        assert_eq!(category("ΣΟΦΟΣ").as_deref(), Some("σοφος"));
+        assert!(matches!(category(" travel"), Some(Cow::Borrowed("travel"))));
+        assert_eq!(category("\t"), None);
+    }
+
+    #[test]
+    fn records_can_outlive_their_input() {
+        let record = {
+            let line =
+                br#"{"index": 1, "unique_id": " u ", "title": "T", "tag_list": "a,b"}"#.to_vec();
+            crate::EventType::Pin
+                .clean_json(&line)
+                .unwrap()
+                .into_owned()
+        };
+        let CleanRecord::Pin(pin) = record else {
+            unreachable!()
+        };
+        assert_eq!(pin.unique_id, "u");
+        assert_eq!(pin.tag_list, ["a", "b"]);
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl Escaping {
     }
 }
 
-impl CleanRecord {
+impl CleanRecord<'_> {
     /// Appends the record as one line of compact JSON, without the newline.
     ///
     /// `escaping` must be [`Escaping::Check`] unless it came from [`Escaping::for_raw`] on the
@@ -52,7 +52,7 @@ struct JsonLine<'o> {
 }
 
 impl JsonLine<'_> {
-    fn pin(&mut self, pin: &CleanPin) {
+    fn pin(&mut self, pin: &CleanPin<'_>) {
         self.raw(b"{\"ind\":");
         self.number(pin.ind);
         self.raw(b",\"unique_id\":");
@@ -96,7 +96,7 @@ impl JsonLine<'_> {
         self.raw(b"}");
     }
 
-    fn geo(&mut self, geo: &CleanGeo) {
+    fn geo(&mut self, geo: &CleanGeo<'_>) {
         self.raw(b"{\"ind\":");
         self.number(geo.ind);
         self.raw(b",\"country\":");
@@ -117,7 +117,7 @@ impl JsonLine<'_> {
         self.raw(b"}");
     }
 
-    fn user(&mut self, user: &CleanUser) {
+    fn user(&mut self, user: &CleanUser<'_>) {
         self.raw(b"{\"ind\":");
         self.number(user.ind);
         self.raw(b",\"user_name\":");

@@ -63,7 +63,7 @@ impl EventType {
     ///
     /// Returns the clean record, or why the record cannot be used at all (it then belongs in the
     /// dead-letter table). Never panics.
-    pub fn clean_json(self, json: &[u8]) -> Result<CleanRecord, Unusable> {
+    pub fn clean_json(self, json: &[u8]) -> Result<CleanRecord<'_>, Unusable> {
         match self {
             EventType::Pin => clean::clean_pin_json(json).map(CleanRecord::Pin),
             EventType::Geo => clean::clean_geo_json(json).map(CleanRecord::Geo),

@@ -133,12 +133,12 @@ proptest! {
             let out = serde_json::to_value(&record).unwrap();
             match record {
                 CleanRecord::Pin(pin) => {
-                    prop_assert_eq!(pin.unique_id.trim(), pin.unique_id.as_str());
+                    prop_assert_eq!(pin.unique_id.trim(), &*pin.unique_id);
                     let texts = [&pin.title, &pin.description, &pin.poster_name, &pin.save_location, &pin.category];
                     for text in texts.into_iter().flatten() {
-                        prop_assert!(!text.is_empty() && text.trim() == text.as_str());
+                        prop_assert!(!text.is_empty() && text.trim() == &**text);
                     }
-                    prop_assert!(pin.tag_list.iter().all(|t| !t.is_empty() && t.trim() == t.as_str()));
+                    prop_assert!(pin.tag_list.iter().all(|t| !t.is_empty() && t.trim() == &**t));
                     prop_assert!(out["tag_list"].is_array());
                 }
                 CleanRecord::Geo(geo) => {
