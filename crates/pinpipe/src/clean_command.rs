@@ -77,14 +77,12 @@ pub fn run(
                 continue;
             }
         };
-        let escaping = Escaping::for_raw(text);
+        json_line.clear();
+        record.write_json(&mut json_line, Escaping::for_raw(text));
         if options.dedup {
-            let mut json = Vec::with_capacity(json_line.len());
-            record.write_json(&mut json, escaping);
-            latest.offer(summary.lines, record.key(), json);
+            // An exact-size copy: the held records are most of `--dedup`'s memory.
+            latest.offer(summary.lines, record.key(), json_line.clone());
         } else {
-            json_line.clear();
-            record.write_json(&mut json_line, escaping);
             json_line.push(b'\n');
             summary.written += 1;
             if let Err(e) = output.write_all(&json_line) {
