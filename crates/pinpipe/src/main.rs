@@ -6,6 +6,7 @@ mod config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use pinpipe_model::EventType;
 
@@ -38,7 +39,7 @@ enum Command {
     /// written), 1 on a fatal error.
     Clean {
         /// The type of the events on stdin.
-        #[arg(long = "type", value_name = "TYPE", value_parser = parse_event_type)]
+        #[arg(long = "type", value_name = "TYPE", value_parser = event_type_parser())]
         event_type: EventType,
 
         /// Keep one record per key, the one received last ("last received wins").
@@ -49,9 +50,11 @@ enum Command {
     Config,
 }
 
-fn parse_event_type(text: &str) -> Result<EventType, String> {
-    text.parse()
-        .map_err(|e: pinpipe_model::UnknownEventType| e.to_string())
+/// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
+fn event_type_parser() -> impl TypedValueParser<Value = EventType> {
+    let names = EventType::ALL.map(EventType::as_str);
+    clap::builder::PossibleValuesParser::new(names)
+        .try_map(|name| name.parse::<EventType>().map_err(|e| e.to_string()))
 }
 
 fn main() -> ExitCode {

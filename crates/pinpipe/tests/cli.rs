@@ -78,7 +78,7 @@ fn config_mistakes_are_explained() {
     let out = pinpipe(dir.path(), &["clean", "--type", "pins"], &[], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("expected one of pin, geo, user"),
+        text(&out.stderr).contains("[possible values: pin, geo, user]"),
         "{}",
         text(&out.stderr)
     );
