@@ -144,7 +144,7 @@ impl CleanRecord<'_> {
     /// The record's de-duplication key.
     pub fn key(&self) -> RecordKey {
         match self {
-            CleanRecord::Pin(pin) => RecordKey::UniqueId(pin.unique_id.clone().into_owned()),
+            CleanRecord::Pin(pin) => RecordKey::UniqueId(pin.unique_id.to_string()),
             CleanRecord::Geo(geo) => RecordKey::Ind(geo.ind),
             CleanRecord::User(user) => RecordKey::Ind(user.ind),
         }
