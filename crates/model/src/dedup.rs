@@ -51,16 +51,6 @@ impl<K: Hash + Eq, R> LatestByKey<K, R> {
         }
     }
 
-    /// How many distinct keys have been seen.
-    pub fn len(&self) -> usize {
-        self.winners.len()
-    }
-
-    /// Whether no record has been offered.
-    pub fn is_empty(&self) -> bool {
-        self.winners.is_empty()
-    }
-
     /// The winning records with their positions, in position order.
     pub fn into_winners(self) -> Vec<(u64, R)> {
         let mut winners: Vec<(u64, R)> = self.winners.into_values().collect();

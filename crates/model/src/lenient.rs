@@ -30,14 +30,6 @@ pub enum Field<'a> {
 }
 
 impl Field<'_> {
-    /// The string, if this field is a JSON string.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Field::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// The integer, if this field is a JSON integer within the signed 64-bit range.
     pub fn as_i64(&self) -> Option<i64> {
         match self {

@@ -46,11 +46,6 @@ impl Timestamp {
             .contains(&utc.year())
             .then(|| Timestamp(utc.and_utc()))
     }
-
-    /// The instant as a chrono UTC date-time.
-    pub fn as_datetime(&self) -> DateTime<Utc> {
-        self.0
-    }
 }
 
 /// `n` ASCII digits starting at `at`, as a number.
