@@ -9,6 +9,7 @@ use serde_json::{Map, Number, Value};
 
 /// `follower_count` as sent: a string such as `"35k"` or an integer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum FollowerCount {
     /// A JSON integer.
@@ -19,6 +20,7 @@ pub enum FollowerCount {
 
 /// `downloaded` as sent: an integer (0/1) or a boolean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Downloaded {
     /// A JSON boolean.
@@ -29,6 +31,7 @@ pub enum Downloaded {
 
 /// A pin, as `POST /pin/` receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RawPin {
     /// Joins geo and user `ind`.
     pub index: i64,
@@ -56,29 +59,35 @@ pub struct RawPin {
     pub category: Option<String>,
     /// Fields data.md does not name, kept as received.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }
 
 /// A geolocation record, as `POST /geo/` receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RawGeo {
     /// Joins pin `index`.
     pub ind: i64,
     /// One of three date-time formats (see [`crate::Timestamp::parse`]).
     pub timestamp: String,
     /// Degrees, as sent (an integer stays an integer).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub latitude: Option<Number>,
     /// Degrees, as sent (an integer stays an integer).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub longitude: Option<Number>,
     /// A country name.
     pub country: Option<String>,
     /// Fields data.md does not name, kept as received.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }
 
 /// A user record, as `POST /user/` receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RawUser {
     /// Joins pin `index`.
     pub ind: i64,
@@ -92,5 +101,6 @@ pub struct RawUser {
     pub date_joined: Option<String>,
     /// Fields data.md does not name, kept as received.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }

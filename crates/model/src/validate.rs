@@ -35,6 +35,7 @@ impl Validated {
 
 /// All the problems of one request body, serialised as FastAPI does.
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("invalid request body: {}", .detail.iter().map(|d| d.msg.as_str()).collect::<Vec<_>>().join("; "))]
 pub struct ValidationErrors {
     /// One entry per problem.
@@ -43,6 +44,7 @@ pub struct ValidationErrors {
 
 /// One problem, as Pydantic reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Pydantic's error type, e.g. `missing`, `int_type`, `string_type`.
     #[serde(rename = "type")]

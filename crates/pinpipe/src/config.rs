@@ -23,6 +23,12 @@ pub struct Config {
     /// `pinpipe clean`.
     #[serde(default)]
     pub clean: CleanConfig,
+    /// The event log (`local` or a Kafka broker).
+    #[serde(default)]
+    pub log: pinpipe_log::LogConfig,
+    /// The ingest API (`pinpipe serve`, part of `pinpipe up`).
+    #[serde(default)]
+    pub serve: pinpipe_ingest::ServeConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -38,6 +44,8 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("pinpipe-data"),
             clean: CleanConfig::default(),
+            log: pinpipe_log::LogConfig::default(),
+            serve: pinpipe_ingest::ServeConfig::default(),
         }
     }
 }

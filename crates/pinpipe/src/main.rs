@@ -2,6 +2,8 @@
 
 mod clean_command;
 mod config;
+mod log_commands;
+mod serve_command;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +50,46 @@ enum Command {
     },
     /// Print the effective configuration as TOML, secrets redacted.
     Config,
+    /// Run the whole pipeline on one machine with the embedded defaults (today: the ingest API
+    /// over the event log). Stops cleanly on Ctrl-C or SIGTERM.
+    Up {
+        /// Address to listen on [default: 127.0.0.1:8000, or [serve] listen].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run the ingest API alone (POST /pin/ and friends) over the configured event log.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8000, or [serve] listen].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// List the event log's topics with their partitions and offsets.
+    Topics {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print records of a topic, from an offset.
+    Tail {
+        /// Topic to read (pins, geos, users).
+        #[arg(long)]
+        topic: String,
+        /// Only this partition [default: all, one after the other].
+        #[arg(long)]
+        partition: Option<u32>,
+        /// First offset to print in each partition.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Stop after this many records.
+        #[arg(long, short = 'n')]
+        count: Option<u64>,
+        /// Keep waiting for new records (until Ctrl-C or --count).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = log_commands::TailFormat::Json)]
+        format: log_commands::TailFormat,
+    },
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
@@ -68,9 +110,63 @@ fn main() -> ExitCode {
     }
 }
 
+/// A multi-threaded runtime for the commands that do network or log I/O.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the level (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = config::Config::load(cli.config.as_deref(), cli.data_dir)?;
+    let mut config = config::Config::load(cli.config.as_deref(), cli.data_dir)?;
     match cli.command {
+        Command::Up { ref listen } | Command::Serve { ref listen } => {
+            if let Some(listen) = listen {
+                config.serve.listen = listen.clone();
+            }
+            let banner = matches!(cli.command, Command::Up { .. });
+            init_tracing();
+            runtime()?.block_on(serve_command::run(
+                &config,
+                &serve_command::Options { banner },
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Topics { json } => {
+            runtime()?.block_on(log_commands::topics(&config, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tail {
+            topic,
+            partition,
+            offset,
+            count,
+            follow,
+            format,
+        } => {
+            let options = log_commands::TailOptions {
+                topic,
+                partition,
+                offset,
+                count,
+                follow,
+                format,
+            };
+            runtime()?.block_on(log_commands::tail(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Clean { event_type, dedup } => {
             let options = clean_command::Options {
                 event_type,

@@ -1,0 +1,112 @@
+//! pinpipe's ingest API (axum).
+//!
+//! The front door: the original pipeline's `POST /pin/`, `/geo/`, `/user/` webhook (same paths,
+//! same JSON bodies, FastAPI-shaped 422 errors), batch endpoints, and a Confluent REST Proxy v2
+//! compatible `POST /topics/{topic}`. Every accepted event is appended to the event log exactly
+//! as received; the answer is 200 only after the log has it durably. Anything else is a clear
+//! JSON error the client can act on: 4xx for the request, 503 with `Retry-After` when the log
+//! cannot take it now.
+
+pub mod config;
+mod error;
+mod handlers;
+mod openapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use pinpipe_log::{EventLog, LogConfig};
+use pinpipe_model::EventType;
+
+pub use config::ServeConfig;
+pub use openapi::api_doc;
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    log: EventLog,
+    config: ServeConfig,
+    /// Topic of each event type: pins, geos, users.
+    topics: [String; 3],
+}
+
+impl AppState {
+    /// State over an opened log.
+    pub fn new(log: EventLog, log_config: &LogConfig, config: ServeConfig) -> AppState {
+        let [pins, geos, users] = log_config.topic_names();
+        AppState {
+            inner: Arc::new(StateInner {
+                log,
+                config,
+                topics: [pins.to_owned(), geos.to_owned(), users.to_owned()],
+            }),
+        }
+    }
+
+    fn topic(&self, kind: EventType) -> &str {
+        match kind {
+            EventType::Pin => &self.inner.topics[0],
+            EventType::Geo => &self.inner.topics[1],
+            EventType::User => &self.inner.topics[2],
+        }
+    }
+
+    /// The event type whose events a REST-proxy topic name carries: the configured topic names,
+    /// `pin`/`pins`/`geo`/… and the course's `<user id>.pin` style names.
+    fn kind_of_topic(&self, topic: &str) -> Option<EventType> {
+        for kind in EventType::ALL {
+            if topic == self.topic(kind) {
+                return Some(kind);
+            }
+        }
+        let last = topic.rsplit('.').next().unwrap_or(topic);
+        match last {
+            "pin" | "pins" => Some(EventType::Pin),
+            "geo" | "geos" => Some(EventType::Geo),
+            "user" | "users" => Some(EventType::User),
+            _ => None,
+        }
+    }
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/pin/", post(handlers::post_pin))
+        .route("/pin", post(handlers::post_pin))
+        .route("/geo/", post(handlers::post_geo))
+        .route("/geo", post(handlers::post_geo))
+        .route("/user/", post(handlers::post_user))
+        .route("/user", post(handlers::post_user))
+        .route("/pins", post(handlers::post_pins))
+        .route("/pins/", post(handlers::post_pins))
+        .route("/geos", post(handlers::post_geos))
+        .route("/geos/", post(handlers::post_geos))
+        .route("/users", post(handlers::post_users))
+        .route("/users/", post(handlers::post_users))
+        .route("/topics/{topic}", post(handlers::post_topic))
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .with_state(state);
+    api.merge(openapi::docs())
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops accepting, lets requests
+/// in flight finish (their appends included) and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

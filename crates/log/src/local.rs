@@ -1,0 +1,965 @@
+//! The embedded event log: SQLite in the data dir (`<data_dir>/log/events.db`).
+//!
+//! Why SQLite: it is crash-safe (WAL with `synchronous=FULL` fsyncs every commit), it lets other
+//! processes read and write the same file safely (so `pinpipe topics`, `pinpipe tail` and extra
+//! consumers work while the server runs), and it is one of the best-tested storage engines there
+//! is. pinpipe adds only the log's semantics on top:
+//!
+//! - Records live in one table whose integer primary key packs topic, partition and offset
+//!   (`topic_id << 48 | partition << 40 | offset`), so a partition is one contiguous range of the
+//!   B-tree: appends go to its right edge and replays are range scans.
+//! - **Group commit**: appends are queued (bounded: a full queue is reported as
+//!   [`LogError::Saturated`]) to one writer thread that stores everything waiting in one
+//!   transaction and answers all of those callers after its single fsync.
+//! - Next offsets are read inside the write transaction, so several processes may append.
+//! - Consumer groups: members heartbeat into `group_members`; partitions are dealt round-robin
+//!   over the live members sorted by id, and a member only reads a partition after it has taken
+//!   the partition's lease in `group_owners` (released by the previous owner first, or expired
+//!   with it), so two members never read the same partition at once. Commits are fenced by the
+//!   lease.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::{
+    CommitOffset, LogConfig, LogError, NewRecord, PartitionInfo, Position, Record, TopicInfo,
+    now_ms, partition_for_key,
+};
+
+/// Most partitions a local topic can have (8 bits of the record id).
+pub const MAX_PARTITIONS: u32 = 256;
+const PARTITION_SHIFT: u32 = 40;
+const TOPIC_SHIFT: u32 = 48;
+const MAX_OFFSET: u64 = (1 << PARTITION_SHIFT) - 1;
+/// Most records or bytes one group-commit transaction takes before it commits.
+const MAX_BATCH_RECORDS: usize = 50_000;
+const MAX_BATCH_BYTES: usize = 32 << 20;
+/// How often a reader in another process looks for new records.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+fn record_id(topic_id: i64, partition: u32, offset: u64) -> i64 {
+    (topic_id << TOPIC_SHIFT) | (i64::from(partition) << PARTITION_SHIFT) | offset as i64
+}
+
+fn split_id(id: i64) -> (u32, u64) {
+    let partition = ((id >> PARTITION_SHIFT) & 0xff) as u32;
+    (partition, (id as u64) & MAX_OFFSET)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS topics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions (
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    start_offset INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    key BLOB,
+    value BLOB,
+    headers TEXT
+);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+    grp TEXT NOT NULL,
+    member TEXT NOT NULL,
+    heartbeat_ms INTEGER NOT NULL,
+    PRIMARY KEY (grp, member)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_owners (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+";
+
+/// Handle on the embedded log; cheap to clone.
+#[derive(Clone)]
+pub struct LocalLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    topics: BTreeMap<String, TopicMeta>,
+    jobs: mpsc::Sender<Job>,
+    max_pending: usize,
+    append_timeout: Duration,
+    session_timeout: Duration,
+    /// Bumped after every commit of this process's writer; readers wait on it.
+    appended: watch::Receiver<u64>,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TopicMeta {
+    id: i64,
+    partitions: u32,
+}
+
+enum Job {
+    Append {
+        topic: TopicMeta,
+        records: Vec<NewRecord>,
+        reply: oneshot::Sender<Result<Vec<Position>, LogError>>,
+    },
+    Close(oneshot::Sender<()>),
+}
+
+fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: the WAL is fsync'd at every commit, so a committed append survives power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl LocalLog {
+    /// Opens (creating when needed) the log in `<data_dir>/log/events.db` and its topics.
+    pub async fn open(config: &LogConfig, data_dir: &Path) -> Result<LocalLog, LogError> {
+        let dir = data_dir.join("log");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LogError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("events.db");
+        let names: Vec<String> = config.topic_names().iter().map(|s| s.to_string()).collect();
+        let partitions = config.partitions;
+        let open_path = path.clone();
+        let (conn, topics) = tokio::task::spawn_blocking(move || {
+            let mut conn = open_connection(&open_path)?;
+            conn.execute_batch(SCHEMA)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for name in &names {
+                tx.execute(
+                    "INSERT INTO topics (name, partitions) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                    params![name, partitions],
+                )?;
+                let (id, n): (i64, u32) = tx.query_row(
+                    "SELECT id, partitions FROM topics WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                for p in 0..n {
+                    tx.execute(
+                        "INSERT INTO partitions (topic_id, partition, start_offset, next_offset, bytes)
+                         VALUES (?1, ?2, 0, 0, 0) ON CONFLICT DO NOTHING",
+                        params![id, p],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            let topics = load_topics(&conn)?;
+            Ok::<_, LogError>((conn, topics))
+        })
+        .await
+        .map_err(|e| LogError::Unavailable(format!("log open task failed: {e}")))??;
+
+        let (jobs_tx, jobs_rx) = mpsc::channel(config.max_pending_appends);
+        let (appended_tx, appended_rx) = watch::channel(0u64);
+        let retention = Retention::from_config(config);
+        let writer = std::thread::Builder::new()
+            .name("pinpipe-log-writer".into())
+            .spawn(move || writer_loop(conn, jobs_rx, appended_tx, retention))
+            .map_err(|e| LogError::Unavailable(format!("cannot start the log writer: {e}")))?;
+        Ok(LocalLog {
+            inner: Arc::new(Inner {
+                path,
+                topics,
+                jobs: jobs_tx,
+                max_pending: config.max_pending_appends,
+                append_timeout: config.append_timeout(),
+                session_timeout: Duration::from_millis(config.session_timeout_ms.max(100)),
+                appended: appended_rx,
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// The SQLite file holding the log.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn topic(&self, name: &str) -> Result<TopicMeta, LogError> {
+        self.inner
+            .topics
+            .get(name)
+            .copied()
+            .ok_or_else(|| LogError::UnknownTopic(name.to_owned()))
+    }
+
+    pub(crate) async fn append(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Position>, LogError> {
+        let meta = self.topic(topic)?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        match self.inner.jobs.try_send(Job::Append {
+            topic: meta,
+            records,
+            reply,
+        }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return Err(LogError::Saturated(self.inner.max_pending));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Err(LogError::Unavailable("the local log is closed".into()));
+            }
+        }
+        match tokio::time::timeout(self.inner.append_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(LogError::Unavailable("the log writer stopped".into())),
+            Err(_) => Err(LogError::Timeout(self.inner.append_timeout)),
+        }
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .map(|mut pool| pool.pop())
+                .unwrap_or(None);
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock()
+                && pool.len() < 8
+            {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| LogError::Unavailable(format!("log read task failed: {e}")))?
+    }
+
+    pub(crate) async fn topics(&self) -> Result<Vec<TopicInfo>, LogError> {
+        self.with_conn(|conn| {
+            let topics = load_topics(conn)?;
+            let mut out = Vec::new();
+            for (name, meta) in topics {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT partition, start_offset, next_offset FROM partitions
+                     WHERE topic_id = ?1 ORDER BY partition",
+                )?;
+                let partitions = stmt
+                    .query_map([meta.id], |r| {
+                        Ok(PartitionInfo {
+                            partition: r.get(0)?,
+                            start_offset: r.get::<_, i64>(1)? as u64,
+                            end_offset: r.get::<_, i64>(2)? as u64,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push(TopicInfo { name, partitions });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>, LogError> {
+        let meta = self.topic(topic)?;
+        if partition >= meta.partitions {
+            return Err(LogError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+            });
+        }
+        let deadline = Instant::now() + wait;
+        let mut appended = self.inner.appended.clone();
+        loop {
+            appended.mark_unchanged();
+            let name = topic.to_owned();
+            let batch = self
+                .with_conn(move |conn| read_range(conn, &name, meta, partition, offset, max))
+                .await?;
+            if !batch.is_empty() || Instant::now() >= deadline {
+                return Ok(batch);
+            }
+            self.wait_for_appends(&mut appended, deadline).await;
+        }
+    }
+
+    /// Waits until this process appends, another process may have (poll interval), or the
+    /// deadline passes.
+    async fn wait_for_appends(&self, appended: &mut watch::Receiver<u64>, deadline: Instant) {
+        let until = deadline.min(Instant::now() + POLL_INTERVAL);
+        let _ = tokio::time::timeout_at(until.into(), appended.changed()).await;
+    }
+
+    pub(crate) async fn consumer(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<LocalConsumer, LogError> {
+        let mut subscribed = Vec::new();
+        for name in topics {
+            let meta = self.topic(name)?;
+            subscribed.push((name.to_string(), meta));
+        }
+        let mut consumer = LocalConsumer {
+            log: self.clone(),
+            group: group.to_owned(),
+            member: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
+            topics: subscribed,
+            positions: BTreeMap::new(),
+            last_heartbeat: None,
+            next_partition: 0,
+        };
+        consumer.heartbeat().await?;
+        Ok(consumer)
+    }
+
+    pub(crate) async fn ready(&self) -> Result<(), LogError> {
+        if self.inner.jobs.is_closed() {
+            return Err(LogError::Unavailable("the log writer stopped".into()));
+        }
+        self.with_conn(|conn| {
+            Ok(conn.query_row("SELECT count(*) FROM topics", [], |r| r.get::<_, i64>(0))?)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub(crate) async fn close(&self) -> Result<(), LogError> {
+        let (done, finished) = oneshot::channel();
+        if self.inner.jobs.send(Job::Close(done)).await.is_ok() {
+            let _ = finished.await;
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        Ok(())
+    }
+}
+
+fn load_topics(conn: &Connection) -> Result<BTreeMap<String, TopicMeta>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached("SELECT name, id, partitions FROM topics ORDER BY name")?;
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            TopicMeta {
+                id: r.get(1)?,
+                partitions: r.get(2)?,
+            },
+        ))
+    })?
+    .collect()
+}
+
+fn read_range(
+    conn: &Connection,
+    topic: &str,
+    meta: TopicMeta,
+    partition: u32,
+    offset: u64,
+    max: usize,
+) -> Result<Vec<Record>, LogError> {
+    let from = record_id(meta.id, partition, offset.min(MAX_OFFSET));
+    let to = record_id(meta.id, partition, MAX_OFFSET);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ts, key, value, headers FROM records WHERE id >= ?1 AND id <= ?2
+         ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![from, to, max as i64], |r| {
+        let (partition, offset) = split_id(r.get(0)?);
+        let headers: Option<String> = r.get(4)?;
+        Ok(Record {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            timestamp_ms: r.get(1)?,
+            key: r.get(2)?,
+            value: r.get(3)?,
+            headers: headers
+                .and_then(|h| serde_json::from_str(&h).ok())
+                .unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+struct Retention {
+    max_age_ms: i64,
+    max_bytes: i64,
+    interval: Duration,
+}
+
+impl Retention {
+    fn from_config(config: &LogConfig) -> Retention {
+        let r = &config.retention;
+        Retention {
+            max_age_ms: i64::try_from(r.max_age_hours.saturating_mul(3_600_000)).unwrap_or(0),
+            max_bytes: i64::try_from(r.max_bytes).unwrap_or(i64::MAX),
+            interval: Duration::from_secs(r.check_interval_secs.max(1)),
+        }
+    }
+}
+
+/// The single writer: takes every waiting append, stores them in one transaction, fsyncs once,
+/// answers them all. Runs retention between batches.
+fn writer_loop(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    appended: watch::Sender<u64>,
+    retention: Retention,
+) {
+    let mut last_retention = Instant::now();
+    loop {
+        if last_retention.elapsed() >= retention.interval {
+            if let Err(e) = apply_retention(&mut conn, &retention) {
+                tracing::warn!(error = %e, "log retention failed; will retry");
+            }
+            last_retention = Instant::now();
+        }
+        // Wake up for retention even when idle.
+        let wait = retention.interval.saturating_sub(last_retention.elapsed());
+        let first = match blocking_recv_timeout(&mut jobs, wait) {
+            Recv::Job(job) => job,
+            Recv::Timeout => continue,
+            Recv::Closed => break,
+        };
+        let mut batch: Vec<PendingAppend> = Vec::new();
+        let mut close = None;
+        let (mut records, mut bytes) = (0usize, 0usize);
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append {
+                    topic,
+                    records: recs,
+                    reply,
+                } => {
+                    records += recs.len();
+                    bytes += recs
+                        .iter()
+                        .map(|r| r.value.len() + r.key.len())
+                        .sum::<usize>();
+                    batch.push((topic, recs, reply));
+                }
+                Job::Close(done) => close = Some(done),
+            }
+            if close.is_none() && records < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_and_answer(&mut conn, batch, &appended);
+        }
+        if let Some(done) = close {
+            jobs.close();
+            // Appends queued before the close are still stored.
+            let mut rest = Vec::new();
+            while let Ok(job) = jobs.try_recv() {
+                if let Job::Append {
+                    topic,
+                    records,
+                    reply,
+                } = job
+                {
+                    rest.push((topic, records, reply));
+                }
+            }
+            if !rest.is_empty() {
+                commit_and_answer(&mut conn, rest, &appended);
+            }
+            let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+            let _ = done.send(());
+            break;
+        }
+    }
+}
+
+fn commit_and_answer(
+    conn: &mut Connection,
+    batch: Vec<PendingAppend>,
+    appended: &watch::Sender<u64>,
+) {
+    match store_batch(conn, &batch) {
+        Ok(positions) => {
+            for ((_, _, reply), pos) in batch.into_iter().zip(positions) {
+                let _ = reply.send(Ok(pos));
+            }
+            appended.send_modify(|n| *n += 1);
+        }
+        Err(e) => {
+            let message = e.to_string();
+            tracing::error!(error = %message, "local log append failed");
+            for (_, _, reply) in batch {
+                let _ = reply.send(Err(LogError::Unavailable(message.clone())));
+            }
+        }
+    }
+}
+
+enum Recv {
+    Job(Job),
+    Timeout,
+    Closed,
+}
+
+fn blocking_recv_timeout(jobs: &mut mpsc::Receiver<Job>, wait: Duration) -> Recv {
+    // The writer is a plain thread; a tiny current-thread runtime gives it a timed receive.
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime for the log writer");
+    }
+    RT.with(|rt| {
+        rt.block_on(async {
+            match tokio::time::timeout(wait, jobs.recv()).await {
+                Ok(Some(job)) => Recv::Job(job),
+                Ok(None) => Recv::Closed,
+                Err(_) => Recv::Timeout,
+            }
+        })
+    })
+}
+
+type PendingAppend = (
+    TopicMeta,
+    Vec<NewRecord>,
+    oneshot::Sender<Result<Vec<Position>, LogError>>,
+);
+
+/// Stores all appends of a batch in one transaction. Next offsets are read inside it, so other
+/// processes appending to the same file are safe.
+fn store_batch(
+    conn: &mut Connection,
+    batch: &[PendingAppend],
+) -> Result<Vec<Vec<Position>>, LogError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // (topic_id, partition) -> (next_offset, bytes)
+    let mut heads: BTreeMap<(i64, u32), (u64, i64)> = BTreeMap::new();
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let mut head_stmt = tx.prepare_cached(
+            "SELECT next_offset, bytes FROM partitions WHERE topic_id = ?1 AND partition = ?2",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO records (id, ts, key, value, headers) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (topic, records, _) in batch {
+            let mut positions = Vec::with_capacity(records.len());
+            for record in records {
+                let partition = partition_for_key(&record.key, topic.partitions);
+                let head = match heads.entry((topic.id, partition)) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        let (next, bytes): (i64, i64) = head_stmt
+                            .query_row(params![topic.id, partition], |r| {
+                                Ok((r.get(0)?, r.get(1)?))
+                            })?;
+                        e.insert((next as u64, bytes))
+                    }
+                };
+                let offset = head.0;
+                if offset > MAX_OFFSET {
+                    return Err(LogError::Unavailable(
+                        "partition offset space exhausted".into(),
+                    ));
+                }
+                let headers = if record.headers.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::to_string(&record.headers).unwrap_or_default())
+                };
+                insert.execute(params![
+                    record_id(topic.id, partition, offset),
+                    record.timestamp_ms,
+                    record.key,
+                    record.value,
+                    headers,
+                ])?;
+                head.0 += 1;
+                head.1 += record.value.len() as i64;
+                positions.push(Position { partition, offset });
+            }
+            out.push(positions);
+        }
+        let mut update = tx.prepare_cached(
+            "UPDATE partitions SET next_offset = ?3, bytes = ?4 WHERE topic_id = ?1 AND partition = ?2",
+        )?;
+        for ((topic_id, partition), (next, bytes)) in &heads {
+            update.execute(params![topic_id, partition, *next as i64, bytes])?;
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Removes records past the age or size limit, oldest first, at most 100,000 per partition per
+/// pass so appends never wait long.
+fn apply_retention(conn: &mut Connection, retention: &Retention) -> Result<(), LogError> {
+    const MAX_DELETE: i64 = 100_000;
+    if retention.max_age_ms == 0 && retention.max_bytes == 0 {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let heads: Vec<(i64, u32, i64, i64, i64)> = tx
+        .prepare("SELECT topic_id, partition, start_offset, next_offset, bytes FROM partitions")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let cutoff = now_ms() - retention.max_age_ms;
+    for (topic_id, partition, start, next, bytes) in heads {
+        if start >= next {
+            continue;
+        }
+        let mut new_start = start;
+        let mut removed_bytes = 0i64;
+        let mut rows = tx.prepare_cached(
+            "SELECT id, ts, length(value) FROM records WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let mut it = rows.query(params![
+            record_id(topic_id, partition, start as u64),
+            record_id(topic_id, partition, next as u64),
+            MAX_DELETE
+        ])?;
+        while let Some(row) = it.next()? {
+            let ts: i64 = row.get(1)?;
+            let len: Option<i64> = row.get(2)?;
+            let too_old = retention.max_age_ms > 0 && ts < cutoff;
+            let too_big = retention.max_bytes > 0 && bytes - removed_bytes > retention.max_bytes;
+            if !(too_old || too_big) {
+                break;
+            }
+            let (_, offset) = split_id(row.get(0)?);
+            new_start = offset as i64 + 1;
+            removed_bytes += len.unwrap_or(0);
+        }
+        drop(it);
+        drop(rows);
+        if new_start > start {
+            tx.execute(
+                "DELETE FROM records WHERE id >= ?1 AND id < ?2",
+                params![
+                    record_id(topic_id, partition, start as u64),
+                    record_id(topic_id, partition, new_start as u64)
+                ],
+            )?;
+            tx.execute(
+                "UPDATE partitions SET start_offset = ?3, bytes = bytes - ?4
+                 WHERE topic_id = ?1 AND partition = ?2",
+                params![topic_id, partition, new_start, removed_bytes],
+            )?;
+            tracing::info!(
+                topic_id,
+                partition,
+                removed = new_start - start,
+                "log retention"
+            );
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A consumer-group member on the local log.
+pub struct LocalConsumer {
+    log: LocalLog,
+    group: String,
+    member: String,
+    topics: Vec<(String, TopicMeta)>,
+    /// Owned partitions and the next offset this member reads from each.
+    positions: BTreeMap<(String, u32), u64>,
+    last_heartbeat: Option<Instant>,
+    next_partition: usize,
+}
+
+impl LocalConsumer {
+    fn heartbeat_interval(&self) -> Duration {
+        (self.log.inner.session_timeout / 5).min(Duration::from_millis(500))
+    }
+
+    /// Renews the membership and takes or releases partition leases (see the module docs).
+    async fn heartbeat(&mut self) -> Result<(), LogError> {
+        let group = self.group.clone();
+        let member = self.member.clone();
+        let topics = self.topics.clone();
+        let session = self.log.inner.session_timeout.as_millis() as i64;
+        let owned: Vec<(String, u32, u64)> = self
+            .log
+            .with_conn(move |conn| {
+                // IMMEDIATE takes the write lock first, so the membership step is atomic.
+                let tx =
+                    rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+                let now = now_ms();
+                tx.execute(
+                    "INSERT INTO group_members (grp, member, heartbeat_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (grp, member) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+                    params![group, member, now],
+                )?;
+                tx.execute(
+                    "DELETE FROM group_members WHERE grp = ?1 AND heartbeat_ms < ?2",
+                    params![group, now - session],
+                )?;
+                tx.execute(
+                    "DELETE FROM group_owners WHERE grp = ?1
+                     AND member NOT IN (SELECT member FROM group_members WHERE grp = ?1)",
+                    params![group],
+                )?;
+                let members: Vec<String> = tx
+                    .prepare("SELECT member FROM group_members WHERE grp = ?1 ORDER BY member")?
+                    .query_map([&group], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let me = members.iter().position(|m| *m == member).unwrap_or(0);
+                let mut all = Vec::new();
+                for (name, meta) in &topics {
+                    for p in 0..meta.partitions {
+                        all.push((name.clone(), p));
+                    }
+                }
+                all.sort();
+                for (i, (topic, partition)) in all.iter().enumerate() {
+                    let mine = i % members.len().max(1) == me;
+                    if mine {
+                        tx.execute(
+                            "INSERT INTO group_owners (grp, topic, partition, member)
+                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                            params![group, topic, partition, member],
+                        )?;
+                    } else {
+                        tx.execute(
+                            "DELETE FROM group_owners
+                             WHERE grp = ?1 AND topic = ?2 AND partition = ?3 AND member = ?4",
+                            params![group, topic, partition, member],
+                        )?;
+                    }
+                }
+                let owned: Vec<(String, u32, u64)> = tx
+                    .prepare(
+                        "SELECT o.topic, o.partition, coalesce(g.next_offset, -1)
+                         FROM group_owners o LEFT JOIN group_offsets g
+                           ON g.grp = o.grp AND g.topic = o.topic AND g.partition = o.partition
+                         WHERE o.grp = ?1 AND o.member = ?2 ORDER BY o.topic, o.partition",
+                    )?
+                    .query_map(params![group, member], |r| {
+                        let committed: i64 = r.get(2)?;
+                        Ok((r.get(0)?, r.get(1)?, committed.max(0) as u64))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                tx.commit()?;
+                Ok(owned)
+            })
+            .await?;
+        let mut positions = BTreeMap::new();
+        for (topic, partition, committed) in owned {
+            let key = (topic, partition);
+            let position = self.positions.get(&key).copied().unwrap_or(committed);
+            positions.insert(key, position);
+        }
+        self.positions = positions;
+        self.last_heartbeat = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn heartbeat_if_due(&mut self) -> Result<(), LogError> {
+        let due = self
+            .last_heartbeat
+            .is_none_or(|t| t.elapsed() >= self.heartbeat_interval());
+        if due { self.heartbeat().await } else { Ok(()) }
+    }
+
+    pub(crate) async fn poll(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>, LogError> {
+        let deadline = Instant::now() + wait;
+        let mut appended = self.log.inner.appended.clone();
+        loop {
+            self.heartbeat_if_due().await?;
+            appended.mark_unchanged();
+            let owned: Vec<((String, u32), u64)> = self
+                .positions
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            let start = self.next_partition;
+            let topics: BTreeMap<String, TopicMeta> = self.topics.iter().cloned().collect();
+            let records = self
+                .log
+                .with_conn(move |conn| {
+                    let mut out = Vec::new();
+                    let n = owned.len();
+                    for i in 0..n {
+                        if out.len() >= max {
+                            break;
+                        }
+                        let ((topic, partition), position) = &owned[(start + i) % n];
+                        let meta = topics[topic];
+                        out.extend(read_range(
+                            conn,
+                            topic,
+                            meta,
+                            *partition,
+                            *position,
+                            max - out.len(),
+                        )?);
+                    }
+                    Ok(out)
+                })
+                .await?;
+            self.next_partition = self.next_partition.wrapping_add(1);
+            if !records.is_empty() {
+                for r in &records {
+                    self.positions
+                        .insert((r.topic.clone(), r.partition), r.offset + 1);
+                }
+                return Ok(records);
+            }
+            if Instant::now() >= deadline {
+                return Ok(records);
+            }
+            let until = deadline.min(Instant::now() + self.heartbeat_interval());
+            self.log.wait_for_appends(&mut appended, until).await;
+        }
+    }
+
+    pub(crate) async fn commit(&mut self, offsets: &[CommitOffset]) -> Result<(), LogError> {
+        let group = self.group.clone();
+        let member = self.member.clone();
+        let offsets = offsets.to_vec();
+        self.log
+            .with_conn(move |conn| {
+                let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+                for o in &offsets {
+                    let owner: Option<String> = tx
+                        .query_row(
+                            "SELECT member FROM group_owners WHERE grp = ?1 AND topic = ?2 AND partition = ?3",
+                            params![group, o.topic, o.partition],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if owner.as_deref() != Some(member.as_str()) {
+                        return Err(LogError::NotAssigned { topic: o.topic.clone(), partition: o.partition });
+                    }
+                    tx.execute(
+                        "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+                        params![group, o.topic, o.partition, o.next_offset as i64],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub(crate) async fn committed(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<u64>, LogError> {
+        let group = self.group.clone();
+        let topic = topic.to_owned();
+        self.log
+            .with_conn(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT next_offset FROM group_offsets WHERE grp = ?1 AND topic = ?2 AND partition = ?3",
+                        params![group, topic, partition],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()?
+                    .map(|o| o as u64))
+            })
+            .await
+    }
+
+    pub(crate) fn assignment(&self) -> Vec<(String, u32)> {
+        self.positions.keys().cloned().collect()
+    }
+
+    pub(crate) fn seek(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(), LogError> {
+        match self.positions.get_mut(&(topic.to_owned(), partition)) {
+            Some(position) => {
+                *position = offset;
+                Ok(())
+            }
+            None => Err(LogError::NotAssigned {
+                topic: topic.to_owned(),
+                partition,
+            }),
+        }
+    }
+
+    pub(crate) async fn close(self) -> Result<(), LogError> {
+        let group = self.group.clone();
+        let member = self.member.clone();
+        self.log
+            .with_conn(move |conn| {
+                let tx =
+                    rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+                tx.execute(
+                    "DELETE FROM group_owners WHERE grp = ?1 AND member = ?2",
+                    params![group, member],
+                )?;
+                tx.execute(
+                    "DELETE FROM group_members WHERE grp = ?1 AND member = ?2",
+                    params![group, member],
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+}

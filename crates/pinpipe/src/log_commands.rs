@@ -1,0 +1,224 @@
+//! `pinpipe topics` and `pinpipe tail`: look into the event log.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use pinpipe_log::{EventLog, Record};
+use serde_json::value::RawValue;
+
+use crate::config::Config;
+
+async fn open(config: &Config) -> anyhow::Result<EventLog> {
+    EventLog::open(&config.log, &config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the event log ({})", config.log.url))
+}
+
+/// `pinpipe topics`: topics, partitions and offsets as an aligned table or JSON.
+pub async fn topics(config: &Config, json: bool) -> anyhow::Result<()> {
+    let log = open(config).await?;
+    let topics = log.topics().await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &topics)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                [
+                    t.name.clone(),
+                    p.partition.to_string(),
+                    p.start_offset.to_string(),
+                    p.end_offset.to_string(),
+                    (p.end_offset - p.start_offset).to_string(),
+                ]
+            })
+        })
+        .chain(topics.iter().map(|t| {
+            let end: u64 = t.partitions.iter().map(|p| p.end_offset).sum();
+            [
+                t.name.clone(),
+                "all".into(),
+                String::new(),
+                end.to_string(),
+                t.records().to_string(),
+            ]
+        }))
+        .collect();
+    let header = ["TOPIC", "PARTITION", "START", "END", "RECORDS"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |row: &[String; 5]| {
+        format!(
+            "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
+        )
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    log.close().await?;
+    Ok(())
+}
+
+/// What `pinpipe tail` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TailFormat {
+    /// One JSON object per record: topic, partition, offset, timestamp, key, headers, value.
+    Json,
+    /// The stored value only, one per line (pipe it into `pinpipe clean`).
+    Value,
+}
+
+/// `pinpipe tail` options.
+pub struct TailOptions {
+    pub topic: String,
+    pub partition: Option<u32>,
+    pub offset: u64,
+    pub count: Option<u64>,
+    pub follow: bool,
+    pub format: TailFormat,
+}
+
+/// `pinpipe tail`: records of a topic from an offset, partition by partition (or round-robin
+/// with `--follow`).
+pub async fn tail(config: &Config, options: &TailOptions) -> anyhow::Result<()> {
+    let log = open(config).await?;
+    let topics = log.topics().await?;
+    let Some(topic) = topics.iter().find(|t| t.name == options.topic) else {
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        bail!(
+            "no topic {:?}; topics are: {}",
+            options.topic,
+            names.join(", ")
+        );
+    };
+    let partitions: Vec<u32> = match options.partition {
+        Some(p) if topic.partitions.iter().any(|i| i.partition == p) => vec![p],
+        Some(p) => bail!(
+            "topic {} has no partition {p} (it has {})",
+            topic.name,
+            topic.partitions.len()
+        ),
+        None => topic.partitions.iter().map(|p| p.partition).collect(),
+    };
+    let mut positions: Vec<u64> = partitions.iter().map(|_| options.offset).collect();
+    let mut done: Vec<bool> = partitions.iter().map(|_| false).collect();
+    let mut left = options.count.unwrap_or(u64::MAX);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while left > 0 {
+        let mut progressed = false;
+        for (i, &partition) in partitions.iter().enumerate() {
+            if done[i] && !options.follow {
+                continue;
+            }
+            // Without --follow, drain one partition before the next (partition order).
+            loop {
+                let max = left.min(1000) as usize;
+                let wait = if options.follow {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::ZERO
+                };
+                let records = log
+                    .read(&topic.name, partition, positions[i], max, wait)
+                    .await?;
+                if records.is_empty() {
+                    done[i] = true;
+                    break;
+                }
+                progressed = true;
+                for record in &records {
+                    write_record(&mut out, record, options.format)?;
+                    positions[i] = record.offset + 1;
+                }
+                left -= records.len() as u64;
+                if left == 0 || options.follow {
+                    break;
+                }
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        out.flush()?;
+        if !options.follow && done.iter().all(|d| *d) {
+            break;
+        }
+        if options.follow && !progressed {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_record(out: &mut impl Write, record: &Record, format: TailFormat) -> anyhow::Result<()> {
+    let value = record.value.as_deref().unwrap_or_default();
+    match format {
+        TailFormat::Value => {
+            out.write_all(value)?;
+            out.write_all(b"\n")?;
+        }
+        TailFormat::Json => {
+            #[derive(serde::Serialize)]
+            struct Line<'a> {
+                topic: &'a str,
+                partition: u32,
+                offset: u64,
+                timestamp: String,
+                key: Option<std::borrow::Cow<'a, str>>,
+                headers: std::collections::BTreeMap<&'a str, &'a str>,
+                value: Value<'a>,
+            }
+            #[derive(serde::Serialize)]
+            #[serde(untagged)]
+            enum Value<'a> {
+                Json(&'a RawValue),
+                Text(std::borrow::Cow<'a, str>),
+            }
+            // The value is embedded as JSON when it is JSON (as ingest stores it), else as text.
+            let value = match serde_json::from_slice::<&RawValue>(value) {
+                Ok(raw) => Value::Json(raw),
+                Err(_) => Value::Text(String::from_utf8_lossy(value)),
+            };
+            let timestamp = chrono::DateTime::from_timestamp_millis(record.timestamp_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default();
+            let line = Line {
+                topic: &record.topic,
+                partition: record.partition,
+                offset: record.offset,
+                timestamp,
+                key: record.key.as_deref().map(String::from_utf8_lossy),
+                headers: record
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+                value,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}

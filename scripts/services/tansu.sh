@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Tansu (https://github.com/tansu-io/tansu), a Kafka-protocol broker in one binary with its data in
+# one SQLite file: the broker pinpipe's kafka backend is tested against.
+#
+#   scripts/services/tansu.sh install      # cargo install tansu 0.6.0 (skipped when installed)
+#   scripts/services/tansu.sh start DIR    # broker on 127.0.0.1:$TANSU_PORT, data in DIR/tansu.db
+#   scripts/services/tansu.sh stop DIR     # SIGTERM, then SIGKILL after 10 s
+#   scripts/services/tansu.sh status DIR   # exit 0 when the broker of DIR is running
+#
+# Then: PINPIPE_TEST_KAFKA=127.0.0.1:9092 cargo test -p pinpipe-log
+#
+# Environment: TANSU_ROOT (install root, default ~/.cache/pinpipe/tansu), TANSU_PORT (default 9092).
+# start writes DIR/tansu.log and DIR/tansu.pid. The broker listens on 127.0.0.1 only.
+set -euo pipefail
+
+TANSU_VERSION=0.6.0
+TANSU_ROOT="${TANSU_ROOT:-$HOME/.cache/pinpipe/tansu}"
+TANSU_BIN="$TANSU_ROOT/bin/tansu"
+TANSU_PORT="${TANSU_PORT:-9092}"
+START_TIMEOUT_SECS=60
+STOP_TIMEOUT_SECS=10
+
+die() {
+  echo "tansu.sh: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+installed() {
+  [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -qw "$TANSU_VERSION"
+}
+
+cmd_install() {
+  if installed; then
+    echo "tansu $TANSU_VERSION already installed: $TANSU_BIN"
+    return 0
+  fi
+  echo "installing tansu $TANSU_VERSION into $TANSU_ROOT (a few minutes the first time)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features libsql --root "$TANSU_ROOT"
+  installed || die "$TANSU_BIN does not report version $TANSU_VERSION after installing"
+}
+
+# The data dir as an absolute path (created when missing).
+data_dir() {
+  [ -n "${1:-}" ] || usage
+  mkdir -p "$1"
+  (cd "$1" && pwd -P)
+}
+
+# True while process $1 exists and is not a zombie.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
+  [ "$state" != Z ]
+}
+
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$TANSU_PORT") 2>/dev/null
+}
+
+# The pid of DIR's broker when it is running (and really is tansu), else nothing.
+running_pid() {
+  local pidfile="$1/tansu.pid" pid
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  alive "$pid" || return 1
+  # Guard against a recycled pid: the process must be a tansu binary.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q tansu || return 1
+  echo "$pid"
+}
+
+cmd_start() {
+  local dir pid
+  dir="$(data_dir "${1:-}")"
+  if pid="$(running_pid "$dir")"; then
+    echo "tansu already running (pid $pid, 127.0.0.1:$TANSU_PORT, $dir)"
+    return 0
+  fi
+  installed || die "tansu $TANSU_VERSION is not installed; run: $0 install"
+  if port_open; then
+    die "127.0.0.1:$TANSU_PORT is already in use by another process; set TANSU_PORT"
+  fi
+  # Tansu resolves sqlite:// paths against its working directory (it strips the leading '/'
+  # of an absolute path), so it runs inside DIR with a relative database path.
+  (
+    cd "$dir"
+    exec "$TANSU_BIN" broker \
+      --listener-url "tcp://127.0.0.1:$TANSU_PORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$TANSU_PORT" \
+      --storage-engine "sqlite://tansu.db"
+  ) </dev/null >>"$dir/tansu.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/tansu.pid"
+  local waited=0
+  until port_open; do
+    if ! alive "$pid"; then
+      echo "tansu.sh: the broker exited during start-up; $dir/tansu.log:" >&2
+      cat "$dir/tansu.log" >&2
+      rm -f "$dir/tansu.pid"
+      exit 1
+    fi
+    if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
+      echo "tansu.sh: 127.0.0.1:$TANSU_PORT not accepting connections after ${START_TIMEOUT_SECS}s; $dir/tansu.log:" >&2
+      cat "$dir/tansu.log" >&2
+      cmd_stop "$dir" >&2 || true
+      exit 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  echo "tansu started (pid $pid) on 127.0.0.1:$TANSU_PORT; data $dir/tansu.db, log $dir/tansu.log"
+}
+
+cmd_stop() {
+  local dir pid
+  dir="$(data_dir "${1:-}")"
+  if ! pid="$(running_pid "$dir")"; then
+    echo "tansu not running ($dir)"
+    rm -f "$dir/tansu.pid"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local waited=0
+  while alive "$pid"; do
+    if [ "$waited" -ge $((STOP_TIMEOUT_SECS * 10)) ]; then
+      echo "tansu (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT_SECS}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$dir/tansu.pid"
+  echo "tansu stopped (pid $pid)"
+}
+
+cmd_status() {
+  local dir pid
+  dir="$(data_dir "${1:-}")"
+  if pid="$(running_pid "$dir")"; then
+    echo "tansu running (pid $pid, 127.0.0.1:$TANSU_PORT, $dir)"
+  else
+    echo "tansu not running ($dir)"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  status) cmd_status "${2:-}" ;;
+  *) usage ;;
+esac
