@@ -513,7 +513,8 @@ fn writer_loop(
             if !rest.is_empty() {
                 commit_and_answer(&mut conn, rest, &appended);
             }
-            let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+            // PASSIVE: never waits for other processes still writing or reading the file.
+            let _ = conn.pragma_update(None, "wal_checkpoint", "PASSIVE");
             let _ = done.send(());
             break;
         }
