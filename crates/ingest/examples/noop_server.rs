@@ -16,7 +16,9 @@ async fn echo(body: Bytes) -> impl IntoResponse {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8100".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8100".to_owned());
     let app = Router::new()
         .route("/pin/", post(echo))
         .route("/pins", post(echo))

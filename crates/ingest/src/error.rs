@@ -42,8 +42,38 @@ fn detail(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "detail": message.into() }))).into_response()
 }
 
+impl ApiError {
+    /// Errors answered before the request body was read to its end. The server then cannot reuse
+    /// the connection, so it says so (`Connection: close`) instead of dropping it unannounced
+    /// under a keep-alive client.
+    fn body_maybe_unread(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unauthorized
+                | ApiError::UnsupportedMediaType { .. }
+                | ApiError::TooLarge(_)
+                | ApiError::BodyTimeout
+                | ApiError::BadBody(_)
+                | ApiError::ProxyUnknownTopic(_)
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let close = self.body_maybe_unread();
+        let mut response = self.response();
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    fn response(self) -> Response {
         match self {
             ApiError::Invalid(details) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use pinpipe_log::{LogError, NewRecord, Position};
 use pinpipe_model::EventType;
-use pinpipe_model::validate::{ErrorDetail, validate};
+use pinpipe_model::validate::{ErrorDetail, json_error_offset, validate};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -87,14 +87,12 @@ async fn read_body(
             "request body is larger than the limit of {limit} bytes"
         ))
     };
-    if let Some(length) = headers
+    let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if length > limit as u64 {
-            return Err(too_large());
-        }
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
     }
     let timeout = Duration::from_millis(state.inner.config.body_timeout_ms);
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
@@ -204,7 +202,7 @@ async fn single(
 }
 
 /// Splits a batch body into its events (raw JSON text of each).
-fn split_batch<'a>(body: &'a [u8], ndjson: bool) -> Result<Vec<&'a [u8]>, ApiError> {
+fn split_batch(body: &[u8], ndjson: bool) -> Result<Vec<&[u8]>, ApiError> {
     if ndjson {
         return Ok(body
             .split(|&b| b == b'\n')
@@ -213,8 +211,9 @@ fn split_batch<'a>(body: &'a [u8], ndjson: bool) -> Result<Vec<&'a [u8]>, ApiErr
     }
     match serde_json::from_slice::<Vec<&RawValue>>(body) {
         Ok(items) => Ok(items.into_iter().map(|r| r.get().as_bytes()).collect()),
-        Err(e) => {
-            // Tell "not a list" from "not JSON", as Pydantic does.
+        Err(_) => {
+            // Tell "not a list" from "not JSON", as Pydantic does, and place a JSON error by its
+            // byte offset as `POST /pin/` does.
             let detail = match serde_json::from_slice::<Value>(body) {
                 Ok(other) => ErrorDetail {
                     kind: "list_type",
@@ -223,12 +222,12 @@ fn split_batch<'a>(body: &'a [u8], ndjson: bool) -> Result<Vec<&'a [u8]>, ApiErr
                     input: other,
                     ctx: None,
                 },
-                Err(_) => ErrorDetail {
+                Err(e) => ErrorDetail {
                     kind: "json_invalid",
-                    loc: vec!["body".into(), e.column().into()],
+                    loc: vec!["body".into(), json_error_offset(body, &e).into()],
                     msg: "JSON decode error".into(),
                     input: json!({}),
-                    ctx: Some(json!({ "error": e.to_string(), "line": e.line() })),
+                    ctx: Some(json!({ "error": e.to_string() })),
                 },
             };
             Err(ApiError::Invalid(vec![detail]))

@@ -197,6 +197,11 @@ fn loc(path: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// Where in `body` a JSON parse error is, as a 0-based byte offset (FastAPI's `loc` position).
+pub fn json_error_offset(body: &[u8], error: &serde_json::Error) -> usize {
+    byte_position(body, error.line(), error.column())
+}
+
 /// The 0-based byte offset of a 1-based line and column reported by serde_json.
 fn byte_position(body: &[u8], line: usize, column: usize) -> usize {
     let line_start: usize = body

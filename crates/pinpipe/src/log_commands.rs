@@ -171,8 +171,38 @@ pub async fn tail(config: &Config, options: &TailOptions) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `json` on one line: white space between tokens removed, everything else byte for byte.
+/// Events posted pretty-printed are stored as received, newlines included; tail prints one record
+/// per line. Hand-written because no JSON crate minifies without re-encoding strings and numbers.
+fn one_line(json: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !json.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            out.push(b);
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn write_record(out: &mut impl Write, record: &Record, format: TailFormat) -> anyhow::Result<()> {
-    let value = record.value.as_deref().unwrap_or_default();
+    let value = one_line(record.value.as_deref().unwrap_or_default());
+    let value = value.as_ref();
     match format {
         TailFormat::Value => {
             out.write_all(value)?;
@@ -221,4 +251,20 @@ fn write_record(out: &mut impl Write, record: &Record, format: TailFormat) -> an
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_drops_white_space_between_tokens_only() {
+        let pretty = b"{\n  \"a\": \"x \\\" \\n y\",\r\n  \"b\": [1, 2]\n}";
+        assert_eq!(
+            one_line(pretty).as_ref(),
+            b"{\"a\":\"x \\\" \\n y\",\"b\":[1,2]}"
+        );
+        let flat: &[u8] = b"{\"a\": 1}";
+        assert_eq!(one_line(flat).as_ref(), flat);
+    }
 }
