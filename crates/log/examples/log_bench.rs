@@ -18,7 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: log_bench URL DATA_DIR COUNT CONCURRENCY BATCH");
         std::process::exit(2);
     }
-    let config = LogConfig { url: args[1].clone(), ..LogConfig::default() };
+    let config = LogConfig {
+        url: args[1].clone(),
+        ..LogConfig::default()
+    };
     let data_dir = std::path::PathBuf::from(&args[2]);
     let count: u64 = args[3].parse()?;
     let concurrency: u64 = args[4].parse()?;
@@ -54,6 +57,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let seconds = start.elapsed().as_secs_f64();
     log.close().await?;
-    println!("events={count} seconds={seconds:.3} events_per_sec={:.0}", count as f64 / seconds);
+    println!(
+        "events={count} seconds={seconds:.3} events_per_sec={:.0}",
+        count as f64 / seconds
+    );
     Ok(())
 }

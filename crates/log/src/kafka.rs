@@ -250,19 +250,44 @@ impl KafkaLog {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition as i32, Offset::Offset(offset as i64))?;
         consumer.assign(&tpl)?;
-        let deadline = Instant::now() + wait.max(Duration::from_millis(500));
+        // Records below the high watermark are there to read: wait for them however short
+        // `wait` is, since a fresh consumer needs a few round trips before the first one arrives
+        // (and some brokers hold every fetch for up to `fetch.wait.max.ms`). Returning nothing
+        // would tell the caller it is at the end. `wait` only bounds the wait at the end.
+        let inner = self.inner.clone();
+        let name = topic.to_owned();
+        let watermarks = blocking(move || {
+            Ok(inner
+                .meta
+                .fetch_watermarks(&name, partition as i32, REQUEST_TIMEOUT)?)
+        })
+        .await;
+        let started = Instant::now();
+        let end_deadline = started + wait.max(Duration::from_millis(500));
+        let mut deadline = match watermarks {
+            Ok((_, high)) if high > offset as i64 => started + REQUEST_TIMEOUT.max(wait),
+            _ => end_deadline,
+        };
         let mut out = Vec::new();
         while out.len() < max {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, consumer.recv()).await {
-                Ok(Ok(message)) => out.push(to_record(&message)),
+                Ok(Ok(message)) => {
+                    out.push(to_record(&message));
+                    // Records are flowing: the rest of this read keeps to `wait`.
+                    deadline = deadline.min(end_deadline);
+                }
                 Ok(Err(KafkaError::PartitionEOF(_))) => {
+                    // At the end of the partition: from here on only `wait` applies.
+                    deadline = deadline.min(end_deadline);
                     if !out.is_empty() || Instant::now() >= deadline || wait.is_zero() {
                         break;
                     }
                 }
+                // The broker's UNKNOWN_TOPIC_OR_PARTITION, or librdkafka's own "Local: Unknown
+                // partition" when the topic's metadata has no such partition.
                 Ok(Err(KafkaError::MessageConsumption(
-                    RDKafkaErrorCode::UnknownTopicOrPartition,
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownPartition,
                 ))) => {
                     return Err(LogError::UnknownPartition {
                         topic: topic.to_owned(),

@@ -24,7 +24,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use tokio::sync::{oneshot, watch};
 
 use crate::{
     CommitOffset, LogConfig, LogError, NewRecord, PartitionInfo, Position, Record, TopicInfo,
@@ -39,6 +42,11 @@ const MAX_OFFSET: u64 = (1 << PARTITION_SHIFT) - 1;
 /// Most records or bytes one group-commit transaction takes before it commits.
 const MAX_BATCH_RECORDS: usize = 50_000;
 const MAX_BATCH_BYTES: usize = 32 << 20;
+/// How long the writer keeps collecting appends for one commit when appends arrive concurrently
+/// (PostgreSQL's `commit_delay` idea): a little latency buys much larger group commits.
+const COMMIT_DELAY: Duration = Duration::from_micros(250);
+/// How often the checkpointer copies the WAL into the main file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// How often a reader in another process looks for new records.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -103,7 +111,9 @@ pub struct LocalLog {
 struct Inner {
     path: PathBuf,
     topics: BTreeMap<String, TopicMeta>,
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+    /// Set by the writer when it stops.
+    writer_stopped: Arc<AtomicBool>,
     max_pending: usize,
     append_timeout: Duration,
     session_timeout: Duration,
@@ -181,18 +191,35 @@ impl LocalLog {
         .await
         .map_err(|e| LogError::Unavailable(format!("log open task failed: {e}")))??;
 
-        let (jobs_tx, jobs_rx) = mpsc::channel(config.max_pending_appends);
+        let (jobs_tx, jobs_rx) = mpsc::sync_channel(config.max_pending_appends);
+        let writer_stopped = Arc::new(AtomicBool::new(false));
+        let stopped = writer_stopped.clone();
         let (appended_tx, appended_rx) = watch::channel(0u64);
         let retention = Retention::from_config(config);
+        // Checkpoints (copying the WAL into the main file) run on their own thread and
+        // connection, so the writer only appends to the WAL.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = open_connection(&path)?;
+        let mut checkpoint_updates = appended_rx.clone();
+        std::thread::Builder::new()
+            .name("pinpipe-log-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, &mut checkpoint_updates))
+            .map_err(|e| {
+                LogError::Unavailable(format!("cannot start the log checkpointer: {e}"))
+            })?;
         let writer = std::thread::Builder::new()
             .name("pinpipe-log-writer".into())
-            .spawn(move || writer_loop(conn, jobs_rx, appended_tx, retention))
+            .spawn(move || {
+                writer_loop(conn, jobs_rx, appended_tx, retention);
+                stopped.store(true, Ordering::Release);
+            })
             .map_err(|e| LogError::Unavailable(format!("cannot start the log writer: {e}")))?;
         Ok(LocalLog {
             inner: Arc::new(Inner {
                 path,
                 topics,
                 jobs: jobs_tx,
+                writer_stopped,
                 max_pending: config.max_pending_appends,
                 append_timeout: config.append_timeout(),
                 session_timeout: Duration::from_millis(config.session_timeout_ms.max(100)),
@@ -232,10 +259,10 @@ impl LocalLog {
             reply,
         }) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(mpsc::TrySendError::Full(_)) => {
                 return Err(LogError::Saturated(self.inner.max_pending));
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(mpsc::TrySendError::Disconnected(_)) => {
                 return Err(LogError::Unavailable("the local log is closed".into()));
             }
         }
@@ -360,7 +387,7 @@ impl LocalLog {
     }
 
     pub(crate) async fn ready(&self) -> Result<(), LogError> {
-        if self.inner.jobs.is_closed() {
+        if self.inner.writer_stopped.load(Ordering::Acquire) {
             return Err(LogError::Unavailable("the log writer stopped".into()));
         }
         self.with_conn(|conn| {
@@ -372,7 +399,9 @@ impl LocalLog {
 
     pub(crate) async fn close(&self) -> Result<(), LogError> {
         let (done, finished) = oneshot::channel();
-        if self.inner.jobs.send(Job::Close(done)).await.is_ok() {
+        let jobs = self.inner.jobs.clone();
+        let sent = tokio::task::spawn_blocking(move || jobs.send(Job::Close(done)).is_ok()).await;
+        if matches!(sent, Ok(true)) {
             let _ = finished.await;
         }
         let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
@@ -450,11 +479,12 @@ impl Retention {
 /// answers them all. Runs retention between batches.
 fn writer_loop(
     mut conn: Connection,
-    mut jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Job>,
     appended: watch::Sender<u64>,
     retention: Retention,
 ) {
     let mut last_retention = Instant::now();
+    let mut last_batch_jobs = 0usize;
     loop {
         if last_retention.elapsed() >= retention.interval {
             if let Err(e) = apply_retention(&mut conn, &retention) {
@@ -464,7 +494,7 @@ fn writer_loop(
         }
         // Wake up for retention even when idle.
         let wait = retention.interval.saturating_sub(last_retention.elapsed());
-        let first = match blocking_recv_timeout(&mut jobs, wait) {
+        let first = match blocking_recv_timeout(&jobs, wait) {
             Recv::Job(job) => job,
             Recv::Timeout => continue,
             Recv::Closed => break,
@@ -473,6 +503,7 @@ fn writer_loop(
         let mut close = None;
         let (mut records, mut bytes) = (0usize, 0usize);
         let mut next = Some(first);
+        let gather_until = Instant::now() + COMMIT_DELAY;
         while let Some(job) = next.take() {
             match job {
                 Job::Append {
@@ -491,13 +522,24 @@ fn writer_loop(
             }
             if close.is_none() && records < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
                 next = jobs.try_recv().ok();
+                // Appends are arriving concurrently: wait a moment for the rest of the wave.
+                let concurrent = last_batch_jobs > 1 || batch.len() > 1;
+                if next.is_none() && concurrent {
+                    let left = gather_until.saturating_duration_since(Instant::now());
+                    if !left.is_zero()
+                        && let Recv::Job(job) = blocking_recv_timeout(&jobs, left)
+                    {
+                        next = Some(job);
+                    }
+                }
             }
         }
+        last_batch_jobs = batch.len();
         if !batch.is_empty() {
             commit_and_answer(&mut conn, batch, &appended);
         }
         if let Some(done) = close {
-            jobs.close();
+            // Appends sent after this point fail with "closed" once the receiver is dropped.
             // Appends queued before the close are still stored.
             let mut rest = Vec::new();
             while let Ok(job) = jobs.try_recv() {
@@ -543,29 +585,39 @@ fn commit_and_answer(
     }
 }
 
+/// Copies committed WAL frames into the main file now and then (PASSIVE: never blocks the
+/// writer or readers), so the WAL stays small.
+fn checkpoint_loop(conn: Connection, appended: &mut watch::Receiver<u64>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_INTERVAL);
+        match appended.has_changed() {
+            Ok(true) => {
+                appended.mark_unchanged();
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "log checkpoint failed; will retry");
+                }
+            }
+            Ok(false) => {}
+            // The log was closed.
+            Err(_) => return,
+        }
+    }
+}
+
 enum Recv {
     Job(Job),
     Timeout,
     Closed,
 }
 
-fn blocking_recv_timeout(jobs: &mut mpsc::Receiver<Job>, wait: Duration) -> Recv {
-    // The writer is a plain thread; a tiny current-thread runtime gives it a timed receive.
-    thread_local! {
-        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a current-thread runtime for the log writer");
+fn blocking_recv_timeout(jobs: &mpsc::Receiver<Job>, wait: Duration) -> Recv {
+    // std's channel waits with microsecond precision (tokio's timers tick in milliseconds, far
+    // too coarse for the commit delay).
+    match jobs.recv_timeout(wait) {
+        Ok(job) => Recv::Job(job),
+        Err(mpsc::RecvTimeoutError::Timeout) => Recv::Timeout,
+        Err(mpsc::RecvTimeoutError::Disconnected) => Recv::Closed,
     }
-    RT.with(|rt| {
-        rt.block_on(async {
-            match tokio::time::timeout(wait, jobs.recv()).await {
-                Ok(Some(job)) => Recv::Job(job),
-                Ok(None) => Recv::Closed,
-                Err(_) => Recv::Timeout,
-            }
-        })
-    })
 }
 
 type PendingAppend = (

@@ -168,10 +168,16 @@ async fn read_range(log: &EventLog, topic: &str, p: u32, from: u64, to: u64) -> 
             Instant::now() < deadline,
             "reading {topic}/{p} stalled at {next} of {to}"
         );
+        // `wait` zero, as `pinpipe tail` reads: records before the end must still come back,
+        // since an empty answer means "at the end of the partition".
         let batch = log
-            .read(topic, p, next, 1000, Duration::from_millis(500))
+            .read(topic, p, next, 1000, Duration::ZERO)
             .await
             .expect("read");
+        assert!(
+            !batch.is_empty(),
+            "read of {topic}/{p} at {next} returned nothing, but the partition ends at {to}"
+        );
         for r in batch {
             assert_eq!(
                 (r.topic.as_str(), r.partition),
@@ -410,6 +416,19 @@ async fn check_replay(b: &Backend) {
                 "read {p}@{k} max 2"
             );
         }
+        // Available records come back at once: `wait` bounds only the wait for the first one.
+        let started = Instant::now();
+        let got = log
+            .read(topic, p, 0, 1000, Duration::from_secs(5))
+            .await
+            .expect("read");
+        let took = started.elapsed();
+        assert_eq!(got[..], full[..got.len()], "read {p}@0");
+        assert!(
+            took < Duration::from_secs(2),
+            "[{}] read of available records took {took:?} (wait 5 s)",
+            b.name()
+        );
         let past = log
             .read(topic, p, end, 10, Duration::from_millis(200))
             .await
@@ -810,43 +829,46 @@ async fn check_topics(b: &Backend) {
 // kill -9 during appends
 // ---------------------------------------------------------------------------------------------
 
-/// The `appender` example next to this test binary (`target/<profile>/examples/appender`).
-/// `cargo test -p pinpipe-log` builds it; a stale or missing one fails the test.
+/// The `appender` example next to this test binary (`target/<profile>/examples/appender`),
+/// brought up to date first with `cargo build --example appender` (a no-op when `cargo test`
+/// already built it; cargo holds no build lock while tests run).
 fn appender_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("appender{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} is missing; build it with `cargo build --example appender -p pinpipe-log` \
-             (`cargo test -p pinpipe-log` builds it)",
-                bin.display()
-            )
-        });
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![crate_dir.join("examples/appender.rs")];
-    for entry in std::fs::read_dir(crate_dir.join("src")).expect("src") {
-        sources.push(entry.expect("src entry").path());
-    }
-    for source in sources {
-        let changed = std::fs::metadata(&source)
-            .and_then(|m| m.modified())
-            .expect("source mtime");
-        assert!(
-            changed <= built,
-            "{} is older than {}; rebuild it with `cargo build --example appender -p pinpipe-log`",
-            bin.display(),
-            source.display()
-        );
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps/<test>");
+            let target_dir = profile_dir.parent().expect("target/<profile>");
+            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => "dev",
+                Some(other) => other,
+            };
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "--example",
+                    "appender",
+                    "-p",
+                    "pinpipe-log",
+                ])
+                .args(["--profile", profile, "--target-dir"])
+                .arg(target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdin(Stdio::null())
+                .status()
+                .expect("run cargo build --example appender");
+            assert!(status.success(), "cargo build --example appender: {status}");
+            let bin = profile_dir
+                .join("examples")
+                .join(format!("appender{}", std::env::consts::EXE_SUFFIX));
+            assert!(bin.exists(), "{} was not built", bin.display());
+            bin
+        })
+        .clone()
 }
 
 /// Runs the appender until it has acknowledged something, lets it run `run_for`, kills it with
@@ -983,10 +1005,8 @@ async fn kill_9_loses_nothing_acknowledged() {
             let mut acks = Vec::new();
             for round in 0..rounds {
                 let run_for = Duration::from_millis(1000 + 300 * round as u64);
-                let dir_backend = &b;
-                let new = tokio::task::block_in_place(|| {
-                    run_and_kill_appender(dir_backend, run_for, round)
-                });
+                // Waiting on the child process blocks; keep the runtime's other worker free.
+                let new = tokio::task::block_in_place(|| run_and_kill_appender(&b, run_for, round));
                 assert!(
                     new.len() >= 10,
                     "[{}] round {round}: only {} acks",
