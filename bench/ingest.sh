@@ -87,12 +87,21 @@ wait_port 8100
 read -r noop_rps noop_p50 noop_p99 noop_bad < <(run_wrk noop 8100 bench/wrk/pin.lua)
 BATCH_FILE="$WORK/batch.ndjson" read -r noopb_rps _ _ _ < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk noopb 8100 bench/wrk/batch.lua)
 
+export PATH="$PATH:$HOME/.cache/pinpipe/oha/bin"
+# Each run gets a fresh server, so its peak RSS belongs to that run alone.
 start_pinpipe 8000 "$WORK/local"
-PP=$LAST_PID
 read -r pp_rps pp_p50 pp_p99 pp_bad < <(run_wrk local 8000 bench/wrk/pin.lua)
+pp_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
+stored=$("$BIN" topics --json --data-dir "$WORK/local" | python3 -c 'import json,sys; print(sum(p["end_offset"] for t in json.load(sys.stdin) for p in t["partitions"]))')
+
+start_pinpipe 8000 "$WORK/localb"
 read -r ppb_rps _ ppb_p99 ppb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk localb 8000 bench/wrk/batch.lua)
+ppb_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
+
 rate_line="(oha not installed: cargo install oha)"
+rate_rss="-"
 if command -v oha >/dev/null; then
+  start_pinpipe 8000 "$WORK/localr"
   body=$(head -1 "$WORK/batch.ndjson")
   oha -z "$DURATION" -q "$RATE" -c "$CONNS" --latency-correction --no-tui --output-format json \
     -m POST -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:8000/pin/ > "$WORK/rate.json" 2>/dev/null || true
@@ -104,10 +113,8 @@ codes = d.get("statusCodeDistribution", {})
 print(f"achieved {s['requestsPerSec']:.0f} req/s, p50 {p['p50']*1000:.2f} ms, p99 {p['p99']*1000:.2f} ms, statuses {codes}")
 EOF
 )
+  rate_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 fi
-pp_rss=$(rss_mb "$PP")
-kill -TERM "$PP"; wait "$PP" || true
-stored=$("$BIN" topics --json --data-dir "$WORK/local" | python3 -c 'import json,sys; print(sum(p["end_offset"] for t in json.load(sys.stdin) for p in t["partitions"]))')
 "$LOGBENCH" local "$WORK/logonly" 200000 64 1 > "$WORK/logbench" 2>&1
 log_rate=$(sed -n 's/.*events_per_sec=\([0-9]*\).*/\1/p' "$WORK/logbench")
 
@@ -124,7 +131,7 @@ echo
 echo "pinpipe / no-op (POST /pin/): $(ratio "$pp_rps" "$noop_rps")"
 echo "pinpipe / no-op (POST /pins): $(ratio "$ppb_rps" "$noopb_rps")"
 echo "fixed rate $RATE/s on POST /pin/ (oha, latency-corrected): $rate_line"
-echo "pinpipe peak RSS: ${pp_rss} MB; events stored in the log: $stored"
+echo "pinpipe peak RSS: ${pp_rss} MB (POST /pin/ run), ${ppb_rss} MB (POST /pins run), ${rate_rss} MB (fixed-rate run); events stored in the single-event run: $stored"
 
 if [ "${BENCH_KAFKA:-0}" = 1 ]; then
   scripts/services/tansu.sh install >/dev/null

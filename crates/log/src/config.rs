@@ -57,7 +57,8 @@ impl Default for LogConfig {
 pub struct RetentionConfig {
     /// Remove records older than this many hours (default 7 days).
     pub max_age_hours: u64,
-    /// Remove the oldest records once a partition's values exceed this many bytes.
+    /// Remove the oldest records once a partition's stored records (values, keys, times and
+    /// headers) take more than this many bytes. Removal goes by whole stored batches.
     pub max_bytes: u64,
     /// How often retention runs.
     pub check_interval_secs: u64,

@@ -5,9 +5,13 @@
 //! consumers work while the server runs), and it is one of the best-tested storage engines there
 //! is. pinpipe adds only the log's semantics on top:
 //!
-//! - Records live in one table whose integer primary key packs topic, partition and offset
-//!   (`topic_id << 48 | partition << 40 | offset`), so a partition is one contiguous range of the
-//!   B-tree: appends go to its right edge and replays are range scans.
+//! - Records are stored as **record batches**, as Kafka does: each commit writes one row per
+//!   partition it touched, holding that commit's records of the partition (postcard-encoded:
+//!   time, key, value, headers). The row's integer primary key packs topic, partition and the
+//!   batch's first offset (`topic_id << 48 | partition << 40 | offset`), so a partition is one
+//!   contiguous range of the B-tree: appends go to its right edge, a read finds the batch holding
+//!   its offset with one index probe, and replays are range scans. One row per commit rather than
+//!   per record cuts SQLite's per-row work and WAL volume several times.
 //! - **Group commit**: appends are queued (bounded: a full queue is reported as
 //!   [`LogError::Saturated`]) to one writer thread that stores everything waiting in one
 //!   transaction and answers all of those callers after its single fsync.
@@ -73,12 +77,11 @@ CREATE TABLE IF NOT EXISTS partitions (
     bytes INTEGER NOT NULL,
     PRIMARY KEY (topic_id, partition)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    key BLOB,
-    value BLOB,
-    headers TEXT
+    last_offset INTEGER NOT NULL,
+    max_ts INTEGER NOT NULL,
+    records BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS group_offsets (
     grp TEXT NOT NULL,
@@ -164,6 +167,18 @@ impl LocalLog {
         let open_path = path.clone();
         let (conn, topics) = tokio::task::spawn_blocking(move || {
             let mut conn = open_connection(&open_path)?;
+            let old_layout: bool = conn.query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'records'",
+                [],
+                |r| r.get(0),
+            )?;
+            if old_layout {
+                return Err(LogError::Config(format!(
+                    "{} was written by an older pinpipe build (one row per record); \
+                     move it away or use another --data-dir",
+                    open_path.display()
+                )));
+            }
             conn.execute_batch(SCHEMA)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for name in &names {
@@ -434,28 +449,69 @@ fn read_range(
     offset: u64,
     max: usize,
 ) -> Result<Vec<Record>, LogError> {
-    let from = record_id(meta.id, partition, offset.min(MAX_OFFSET));
-    let to = record_id(meta.id, partition, MAX_OFFSET);
+    let first_id = record_id(meta.id, partition, 0);
+    let target = record_id(meta.id, partition, offset.min(MAX_OFFSET));
+    let last_id = record_id(meta.id, partition, MAX_OFFSET);
+    // The batch holding `offset` starts at or before it.
+    let start: Option<i64> = conn
+        .prepare_cached("SELECT max(id) FROM batches WHERE id >= ?1 AND id <= ?2")?
+        .query_row(params![first_id, target], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT id, ts, key, value, headers FROM records WHERE id >= ?1 AND id <= ?2
-         ORDER BY id LIMIT ?3",
+        "SELECT id, records FROM batches WHERE id >= ?1 AND id <= ?2 ORDER BY id",
     )?;
-    let rows = stmt.query_map(params![from, to, max as i64], |r| {
-        let (partition, offset) = split_id(r.get(0)?);
-        let headers: Option<String> = r.get(4)?;
-        Ok(Record {
-            topic: topic.to_owned(),
-            partition,
-            offset,
-            timestamp_ms: r.get(1)?,
-            key: r.get(2)?,
-            value: r.get(3)?,
-            headers: headers
-                .and_then(|h| serde_json::from_str(&h).ok())
-                .unwrap_or_default(),
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut rows = stmt.query(params![start.unwrap_or(first_id), last_id])?;
+    let mut out = Vec::new();
+    while out.len() < max {
+        let Some(row) = rows.next()? else { break };
+        let (_, base) = split_id(row.get(0)?);
+        let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let stored: Vec<StoredRecord> = postcard::from_bytes(blob).map_err(|e| {
+            LogError::Unavailable(format!(
+                "corrupt record batch at {topic}/{partition}/{base}: {e}"
+            ))
+        })?;
+        for (i, r) in stored.into_iter().enumerate() {
+            let record_offset = base + i as u64;
+            if record_offset < offset {
+                continue;
+            }
+            if out.len() >= max {
+                break;
+            }
+            out.push(Record {
+                topic: topic.to_owned(),
+                partition,
+                offset: record_offset,
+                timestamp_ms: r.ts,
+                key: Some(r.key),
+                value: Some(r.value),
+                headers: r.headers,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One record inside a stored batch (postcard-encoded, a documented compact format).
+#[derive(serde::Deserialize)]
+struct StoredRecord {
+    ts: i64,
+    #[serde(with = "serde_bytes")]
+    key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    value: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+/// The same, borrowed, for writing without copies.
+#[derive(serde::Serialize)]
+struct StoredRecordRef<'a> {
+    ts: i64,
+    #[serde(with = "serde_bytes")]
+    key: &'a [u8],
+    #[serde(with = "serde_bytes")]
+    value: &'a [u8],
+    headers: &'a [(String, String)],
 }
 
 struct Retention {
@@ -633,67 +689,73 @@ fn store_batch(
     batch: &[PendingAppend],
 ) -> Result<Vec<Vec<Position>>, LogError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // (topic_id, partition) -> (next_offset, bytes)
-    let mut heads: BTreeMap<(i64, u32), (u64, i64)> = BTreeMap::new();
+    // (topic_id, partition) -> (first offset of this commit, bytes so far, records in order)
+    type Group<'a> = (u64, i64, Vec<StoredRecordRef<'a>>);
+    let mut groups: BTreeMap<(i64, u32), Group<'_>> = BTreeMap::new();
     let mut out = Vec::with_capacity(batch.len());
     {
         let mut head_stmt = tx.prepare_cached(
             "SELECT next_offset, bytes FROM partitions WHERE topic_id = ?1 AND partition = ?2",
         )?;
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO records (id, ts, key, value, headers) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
         for (topic, records, _) in batch {
             let mut positions = Vec::with_capacity(records.len());
             for record in records {
                 let partition = partition_for_key(&record.key, topic.partitions);
-                let head = match heads.entry((topic.id, partition)) {
+                let group = match groups.entry((topic.id, partition)) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::btree_map::Entry::Vacant(e) => {
                         let (next, bytes): (i64, i64) = head_stmt
                             .query_row(params![topic.id, partition], |r| {
                                 Ok((r.get(0)?, r.get(1)?))
                             })?;
-                        e.insert((next as u64, bytes))
+                        e.insert((next as u64, bytes, Vec::new()))
                     }
                 };
-                let offset = head.0;
+                let offset = group.0 + group.2.len() as u64;
                 if offset > MAX_OFFSET {
                     return Err(LogError::Unavailable(
                         "partition offset space exhausted".into(),
                     ));
                 }
-                let headers = if record.headers.is_empty() {
-                    None
-                } else {
-                    Some(serde_json::to_string(&record.headers).unwrap_or_default())
-                };
-                insert.execute(params![
-                    record_id(topic.id, partition, offset),
-                    record.timestamp_ms,
-                    record.key,
-                    record.value,
-                    headers,
-                ])?;
-                head.0 += 1;
-                head.1 += record.value.len() as i64;
+                group.2.push(StoredRecordRef {
+                    ts: record.timestamp_ms,
+                    key: &record.key,
+                    value: &record.value,
+                    headers: &record.headers,
+                });
                 positions.push(Position { partition, offset });
             }
             out.push(positions);
         }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO batches (id, last_offset, max_ts, records) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         let mut update = tx.prepare_cached(
             "UPDATE partitions SET next_offset = ?3, bytes = ?4 WHERE topic_id = ?1 AND partition = ?2",
         )?;
-        for ((topic_id, partition), (next, bytes)) in &heads {
-            update.execute(params![topic_id, partition, *next as i64, bytes])?;
+        let mut blob = Vec::new();
+        for ((topic_id, partition), (base, bytes, records)) in &groups {
+            blob.clear();
+            blob = postcard::to_extend(records, blob)
+                .map_err(|e| LogError::Unavailable(format!("cannot encode a record batch: {e}")))?;
+            let last = base + records.len() as u64 - 1;
+            let max_ts = records.iter().map(|r| r.ts).max().unwrap_or(0);
+            insert.execute(params![
+                record_id(*topic_id, *partition, *base),
+                last as i64,
+                max_ts,
+                blob
+            ])?;
+            let bytes = bytes + blob.len() as i64;
+            update.execute(params![topic_id, partition, (last + 1) as i64, bytes])?;
         }
     }
     tx.commit()?;
     Ok(out)
 }
 
-/// Removes records past the age or size limit, oldest first, at most 100,000 per partition per
-/// pass so appends never wait long.
+/// Removes batches past the age or size limit, oldest first, at most 100,000 per partition per
+/// pass so appends never wait long. A batch is old when its newest record is.
 fn apply_retention(conn: &mut Connection, retention: &Retention) -> Result<(), LogError> {
     const MAX_DELETE: i64 = 100_000;
     if retention.max_age_ms == 0 && retention.max_bytes == 0 {
@@ -713,8 +775,10 @@ fn apply_retention(conn: &mut Connection, retention: &Retention) -> Result<(), L
         }
         let mut new_start = start;
         let mut removed_bytes = 0i64;
+        // Whole batches go, oldest first (like Kafka's segments).
         let mut rows = tx.prepare_cached(
-            "SELECT id, ts, length(value) FROM records WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+            "SELECT last_offset, max_ts, length(records) FROM batches
+             WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
         )?;
         let mut it = rows.query(params![
             record_id(topic_id, partition, start as u64),
@@ -722,22 +786,22 @@ fn apply_retention(conn: &mut Connection, retention: &Retention) -> Result<(), L
             MAX_DELETE
         ])?;
         while let Some(row) = it.next()? {
+            let last: i64 = row.get(0)?;
             let ts: i64 = row.get(1)?;
-            let len: Option<i64> = row.get(2)?;
+            let len: i64 = row.get(2)?;
             let too_old = retention.max_age_ms > 0 && ts < cutoff;
             let too_big = retention.max_bytes > 0 && bytes - removed_bytes > retention.max_bytes;
             if !(too_old || too_big) {
                 break;
             }
-            let (_, offset) = split_id(row.get(0)?);
-            new_start = offset as i64 + 1;
-            removed_bytes += len.unwrap_or(0);
+            new_start = last + 1;
+            removed_bytes += len;
         }
         drop(it);
         drop(rows);
         if new_start > start {
             tx.execute(
-                "DELETE FROM records WHERE id >= ?1 AND id < ?2",
+                "DELETE FROM batches WHERE id >= ?1 AND id < ?2",
                 params![
                     record_id(topic_id, partition, start as u64),
                     record_id(topic_id, partition, new_start as u64)
