@@ -7,7 +7,7 @@
 #   scripts/services/tansu.sh stop DIR     # SIGTERM, then SIGKILL after 10 s
 #   scripts/services/tansu.sh status DIR   # exit 0 when the broker of DIR is running
 #
-# Then: PINPIPE_TEST_KAFKA=127.0.0.1:9092 cargo test -p pinpipe-log
+# Then: TEST_KAFKA_BROKERS=127.0.0.1:9092 cargo test -p pinpipe-log
 #
 # Environment: TANSU_ROOT (install root, default ~/.cache/pinpipe/tansu), TANSU_PORT (default 9092).
 # start writes DIR/tansu.log and DIR/tansu.pid. The broker listens on 127.0.0.1 only.

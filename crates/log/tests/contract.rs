@@ -1,6 +1,6 @@
 //! The event log's contract, one suite for every backend: each check is written once and runs
 //! against the embedded local log (always) and a Kafka-protocol broker when
-//! `PINPIPE_TEST_KAFKA=host:port` is set (e.g. `127.0.0.1:9092` with
+//! `TEST_KAFKA_BROKERS=host:port` is set (e.g. `127.0.0.1:9092` with
 //! `scripts/services/tansu.sh start DIR`). When it is unset, every test says on stderr that the
 //! kafka backend did not run.
 
@@ -16,7 +16,7 @@ use pinpipe_log::{
 };
 
 const PARTITIONS: u32 = 3;
-const KAFKA_ENV: &str = "PINPIPE_TEST_KAFKA";
+const KAFKA_ENV: &str = "TEST_KAFKA_BROKERS";
 /// Longest wait for a consumer group to settle (Kafka rebalances take seconds).
 const GROUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest time one check may take on one backend.
@@ -93,7 +93,7 @@ fn make_backend(kind: Kind, test: &str, tweak: &dyn Fn(&mut LogConfig)) -> Backe
     }
 }
 
-/// The local backend, plus the kafka backend when `PINPIPE_TEST_KAFKA` is set.
+/// The local backend, plus the kafka backend when `TEST_KAFKA_BROKERS` is set.
 fn backends(test: &str) -> Vec<Backend> {
     backends_with(test, |_| {})
 }
