@@ -14,6 +14,9 @@ pub struct ServeConfig {
     pub max_batch_body_bytes: usize,
     /// Most events in one batch request; more gets 413.
     pub max_batch_events: usize,
+    /// Batch requests (`/pins`, `/topics/{topic}`, …) handled at once; others wait their turn
+    /// (at most `body_timeout_ms`, then 503). Bounds memory whatever the number of connections.
+    pub max_concurrent_batches: usize,
     /// Longest time to receive a request body before answering 408.
     pub body_timeout_ms: u64,
     /// Seconds a client is told to wait (`Retry-After`) when the log is unavailable or saturated.
@@ -30,6 +33,7 @@ impl Default for ServeConfig {
             max_body_bytes: 1 << 20,
             max_batch_body_bytes: 32 << 20,
             max_batch_events: 50_000,
+            max_concurrent_batches: 4,
             body_timeout_ms: 30_000,
             retry_after_secs: 1,
             auth_token: None,

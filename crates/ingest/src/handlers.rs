@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use pinpipe_log::{LogError, NewRecord, Position};
 use pinpipe_model::EventType;
-use pinpipe_model::validate::{ErrorDetail, json_error_offset, validate};
+use pinpipe_model::validate::{ErrorDetail, json_error_offset, validate_key};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -179,17 +179,12 @@ async fn single(
         });
     }
     let body = read_body(&state, &headers, body, state.inner.config.max_body_bytes).await?;
-    let validated = validate(kind, &body)?;
+    let key = validate_key(kind, &body)?;
     let id = request_id(&headers);
     let positions = append(
         &state,
         kind,
-        vec![record(
-            validated.log_key(),
-            &body,
-            pinpipe_log::now_ms(),
-            &id,
-        )],
+        vec![record(key, &body, pinpipe_log::now_ms(), &id)],
     )
     .await?;
     let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], body).into_response();
@@ -204,10 +199,17 @@ async fn single(
 /// Splits a batch body into its events (raw JSON text of each).
 fn split_batch(body: &[u8], ndjson: bool) -> Result<Vec<&[u8]>, ApiError> {
     if ndjson {
-        return Ok(body
-            .split(|&b| b == b'\n')
-            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-            .collect());
+        // memchr finds line ends a word at a time; a byte-by-byte split showed in profiles.
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+            let line = &body[start..end];
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines.push(line);
+            }
+            start = end + 1;
+        }
+        return Ok(lines);
     }
     match serde_json::from_slice::<Vec<&RawValue>>(body) {
         Ok(items) => Ok(items.into_iter().map(|r| r.get().as_bytes()).collect()),
@@ -241,8 +243,8 @@ fn validate_all(kind: EventType, items: &[&[u8]]) -> Result<Vec<String>, Vec<Err
     let mut keys = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match validate(kind, item) {
-            Ok(v) => keys.push(v.log_key()),
+        match validate_key(kind, item) {
+            Ok(key) => keys.push(key),
             Err(e) => problems.extend(e.detail.into_iter().map(|mut d| {
                 d.loc.insert(1, Value::from(index));
                 d
@@ -253,6 +255,18 @@ fn validate_all(kind: EventType, items: &[&[u8]]) -> Result<Vec<String>, Vec<Err
         Ok(keys)
     } else {
         Err(problems)
+    }
+}
+
+/// Waits for a batch permit, at most the body timeout; then 503.
+async fn batch_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    let wait = Duration::from_millis(state.inner.config.body_timeout_ms);
+    match tokio::time::timeout(wait, state.inner.batches.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::Unavailable {
+            reason: "too many batch requests in progress".into(),
+            retry_after: state.inner.config.retry_after_secs,
+        }),
     }
 }
 
@@ -272,6 +286,7 @@ async fn batch(
             expected: "application/json (a JSON array) or application/x-ndjson",
         });
     }
+    let _permit = batch_permit(&state).await?;
     let body = read_body(
         &state,
         &headers,
@@ -336,6 +351,7 @@ async fn proxy(
     let kind = state
         .kind_of_topic(&topic)
         .ok_or(ApiError::ProxyUnknownTopic(topic))?;
+    let _permit = batch_permit(&state).await?;
     let body = read_body(
         &state,
         &headers,

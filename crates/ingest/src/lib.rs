@@ -33,6 +33,8 @@ struct StateInner {
     config: ServeConfig,
     /// Topic of each event type: pins, geos, users.
     topics: [String; 3],
+    /// Permits for batch requests in progress.
+    batches: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         AppState {
             inner: Arc::new(StateInner {
                 log,
+                batches: tokio::sync::Semaphore::new(config.max_concurrent_batches.max(1)),
                 config,
                 topics: [pins.to_owned(), geos.to_owned(), users.to_owned()],
             }),

@@ -111,6 +111,46 @@ const USER_FIELDS: &[(&str, bool, Accepts)] = &[
 /// ```
 pub fn validate(kind: EventType, body: &[u8]) -> Result<Validated, ValidationErrors> {
     let object = parse_object(body)?;
+    check_fields(kind, &object)?;
+    let value = Value::Object(object);
+    // The checks above are exactly what these types accept, so a failure here is a bug in this
+    // module; it is still reported as a 422 rather than a panic.
+    let typed = match kind {
+        EventType::Pin => serde_json::from_value(value).map(Validated::Pin),
+        EventType::Geo => serde_json::from_value(value).map(Validated::Geo),
+        EventType::User => serde_json::from_value(value).map(Validated::User),
+    };
+    typed.map_err(|e| single(body_error("value_error", e.to_string(), Value::Null)))
+}
+
+/// The same check as [`validate`], returning only the event-log key ([`Validated::log_key`]):
+/// ingest's hot path, which stores the body as received and needs no typed copy of it.
+///
+/// ```
+/// use pinpipe_model::{EventType, validate::{validate, validate_key}};
+/// let body = br#"{"index": 1, "unique_id": " abc ", "follower_count": "35k"}"#;
+/// assert_eq!(validate_key(EventType::Pin, body).unwrap(), "abc");
+/// assert_eq!(validate(EventType::Pin, body).unwrap().log_key(), "abc");
+/// ```
+pub fn validate_key(kind: EventType, body: &[u8]) -> Result<String, ValidationErrors> {
+    let object = parse_object(body)?;
+    check_fields(kind, &object)?;
+    let key = match kind {
+        EventType::Pin => object
+            .get("unique_id")
+            .and_then(Value::as_str)
+            .map(|id| crate::text::trim(id).to_owned()),
+        EventType::Geo | EventType::User => object
+            .get("ind")
+            .and_then(Value::as_i64)
+            .map(|ind| ind.to_string()),
+    };
+    // check_fields has made sure the key field is there with the right type.
+    key.ok_or_else(|| single(body_error("value_error", "no key".into(), Value::Null)))
+}
+
+/// The type checks of every field data.md names, all problems at once.
+fn check_fields(kind: EventType, object: &Map<String, Value>) -> Result<(), ValidationErrors> {
     let fields = match kind {
         EventType::Pin => PIN_FIELDS,
         EventType::Geo => GEO_FIELDS,
@@ -131,18 +171,11 @@ pub fn validate(kind: EventType, body: &[u8]) -> Result<Validated, ValidationErr
             Some(value) => check_type(name, accepts, value, &mut detail),
         }
     }
-    if !detail.is_empty() {
-        return Err(ValidationErrors { detail });
+    if detail.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors { detail })
     }
-    let value = Value::Object(object);
-    // The checks above are exactly what these types accept, so a failure here is a bug in this
-    // module; it is still reported as a 422 rather than a panic.
-    let typed = match kind {
-        EventType::Pin => serde_json::from_value(value).map(Validated::Pin),
-        EventType::Geo => serde_json::from_value(value).map(Validated::Geo),
-        EventType::User => serde_json::from_value(value).map(Validated::User),
-    };
-    typed.map_err(|e| single(body_error("value_error", e.to_string(), Value::Null)))
 }
 
 /// Parses the body into a JSON object, or explains why it is not one.

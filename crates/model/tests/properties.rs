@@ -2,7 +2,7 @@
 //! invariants on any JSON object; the fast JSON writer equals serde's output.
 
 use pinpipe_model::json_line::Escaping;
-use pinpipe_model::validate::{Validated, validate};
+use pinpipe_model::validate::{Validated, validate, validate_key};
 use pinpipe_model::{CleanRecord, EventType};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -116,8 +116,17 @@ proptest! {
         let text = value.to_string();
         for t in EventType::ALL {
             let cleaned = t.clean_json(text.as_bytes());
+            // Ingest's hot path (key only) accepts and refuses exactly as the full check does,
+            // with the same key and the same 422 body.
+            let full = validate(t, text.as_bytes());
+            let fast = validate_key(t, text.as_bytes());
+            match (&full, &fast) {
+                (Ok(v), Ok(key)) => prop_assert_eq!(&v.log_key(), key),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
+            }
             // What passes ingest's strict check can always be cleaned.
-            if validate(t, text.as_bytes()).is_ok() {
+            if full.is_ok() {
                 prop_assert!(cleaned.is_ok(), "validated but unusable: {}", text);
             }
             let Ok(record) = cleaned else { continue };
