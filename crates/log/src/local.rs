@@ -213,9 +213,6 @@ impl LocalLog {
         // (SQLite's automatic checkpoint, every 1000 pages). Measured here: a separate
         // checkpointing thread made fsyncs contend and tripled p99 latency (56-70 ms against
         // 12-18 ms at 10,000 events/s).
-        // A page cache large enough for a whole group commit, so SQLite never spills dirty pages
-        // to the WAL in the middle of a transaction (seen in profiles with the 2 MB default).
-        conn.pragma_update(None, "cache_size", -32768)?;
         let writer = std::thread::Builder::new()
             .name("pinpipe-log-writer".into())
             .spawn(move || {
