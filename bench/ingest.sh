@@ -47,10 +47,14 @@ wait_port() {
 # writes dirty events, which /pins would refuse as a whole): PINS_FILE for single events,
 # the first BATCH of them as the NDJSON batch body.
 python3 bench/gen_events.py --type pin --count 30000 --seed 7 | python3 -c '
-import json, sys
+import json, re, sys
+# pinpipe reads -0 as a float (docs/contract-notes.md, note 1); Python as an int.
+minus_zero = re.compile(r"[:\[,]\s*-0\s*[,}\]]")
 def ok(v, types):
     return v is None or (type(v) in types)
 for line in sys.stdin:
+    if minus_zero.search(line):
+        continue
     try:
         e = json.loads(line)
     except ValueError:
