@@ -258,6 +258,26 @@ fn validate_all(kind: EventType, items: &[&[u8]]) -> Result<Vec<String>, Vec<Err
     }
 }
 
+/// Appends the validated events of one batch request together, stamped with one receive time
+/// and request id. Returns the request id and where each event went.
+async fn append_batch(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: EventType,
+    items: &[&[u8]],
+    keys: Vec<String>,
+) -> Result<(String, Vec<Position>), ApiError> {
+    let id = request_id(headers);
+    let now = pinpipe_log::now_ms();
+    let records = items
+        .iter()
+        .zip(keys)
+        .map(|(item, key)| record(key, item, now, &id))
+        .collect();
+    let positions = append(state, kind, records).await?;
+    Ok((id, positions))
+}
+
 /// Waits for a batch permit, at most the body timeout; then 503.
 async fn batch_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
     let wait = Duration::from_millis(state.inner.config.body_timeout_ms);
@@ -303,14 +323,7 @@ async fn batch(
         )));
     }
     let keys = validate_all(kind, &items).map_err(ApiError::Invalid)?;
-    let id = request_id(&headers);
-    let now = pinpipe_log::now_ms();
-    let records = items
-        .iter()
-        .zip(keys)
-        .map(|(item, key)| record(key, item, now, &id))
-        .collect();
-    let positions = append(&state, kind, records).await?;
+    let (id, positions) = append_batch(&state, &headers, kind, &items, keys).await?;
     let body = json!({ "accepted": positions.len(), "offsets": positions });
     Ok(with_request_id(
         (StatusCode::OK, axum::Json(body)).into_response(),
@@ -386,14 +399,7 @@ async fn proxy(
     }
     let keys = validate_all(kind, &items)
         .map_err(|d| ApiError::ProxyInvalid(format!("{} problem(s) in the records", d.len()), d))?;
-    let id = request_id(&headers);
-    let now = pinpipe_log::now_ms();
-    let records = items
-        .iter()
-        .zip(keys)
-        .map(|(item, key)| record(key, item, now, &id))
-        .collect();
-    let positions = append(&state, kind, records).await?;
+    let (id, positions) = append_batch(&state, &headers, kind, &items, keys).await?;
     let offsets: Vec<Value> = positions
         .iter()
         .map(|p| json!({ "partition": p.partition, "offset": p.offset, "error_code": null, "error": null }))

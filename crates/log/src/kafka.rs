@@ -88,13 +88,7 @@ impl KafkaLog {
     async fn create_missing_topics(&self) -> Result<(), LogError> {
         let admin: AdminClient<DefaultClientContext> =
             Self::client_config(&self.inner.config, &self.inner.brokers).create()?;
-        let wanted: Vec<String> = self
-            .inner
-            .config
-            .topic_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let wanted = self.inner.config.topic_names().map(str::to_owned);
         let existing = self.existing_topics().await?;
         let missing: Vec<&String> = wanted.iter().filter(|t| !existing.contains(*t)).collect();
         if missing.is_empty() {
@@ -199,13 +193,7 @@ impl KafkaLog {
 
     pub(crate) async fn topics(&self) -> Result<Vec<TopicInfo>, LogError> {
         let inner = self.inner.clone();
-        let mut names: Vec<String> = self
-            .inner
-            .config
-            .topic_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut names = self.inner.config.topic_names().map(str::to_owned);
         names.sort();
         blocking(move || {
             let mut out = Vec::new();

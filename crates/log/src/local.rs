@@ -27,15 +27,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use tokio::sync::{oneshot, watch};
 
+mod group;
+mod retention;
+
+pub use group::LocalConsumer;
+use retention::{Retention, apply_retention};
+
 use crate::{
-    CommitOffset, LogConfig, LogError, NewRecord, PartitionInfo, Position, Record, TopicInfo,
-    now_ms, partition_for_key,
+    LogConfig, LogError, NewRecord, PartitionInfo, Position, Record, TopicInfo, partition_for_key,
 };
 
 /// Most partitions a local topic can have (8 bits of the record id).
@@ -160,7 +165,7 @@ impl LocalLog {
         std::fs::create_dir_all(&dir)
             .map_err(|e| LogError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("events.db");
-        let names: Vec<String> = config.topic_names().iter().map(|s| s.to_string()).collect();
+        let names = config.topic_names().map(str::to_owned);
         let partitions = config.partitions;
         let open_path = path.clone();
         let (conn, topics) = tokio::task::spawn_blocking(move || {
@@ -379,17 +384,7 @@ impl LocalLog {
             let meta = self.topic(name)?;
             subscribed.push((name.to_string(), meta));
         }
-        let mut consumer = LocalConsumer {
-            log: self.clone(),
-            group: group.to_owned(),
-            member: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
-            topics: subscribed,
-            positions: BTreeMap::new(),
-            last_heartbeat: None,
-            next_partition: 0,
-        };
-        consumer.heartbeat().await?;
-        Ok(consumer)
+        LocalConsumer::join(self.clone(), group, subscribed).await
     }
 
     pub(crate) async fn ready(&self) -> Result<(), LogError> {
@@ -527,23 +522,6 @@ struct StoredRecordRef<'a> {
     #[serde(with = "serde_bytes")]
     value: &'a [u8],
     headers: &'a [(String, String)],
-}
-
-struct Retention {
-    max_age_ms: i64,
-    max_bytes: i64,
-    interval: Duration,
-}
-
-impl Retention {
-    fn from_config(config: &LogConfig) -> Retention {
-        let r = &config.retention;
-        Retention {
-            max_age_ms: i64::try_from(r.max_age_hours.saturating_mul(3_600_000)).unwrap_or(0),
-            max_bytes: i64::try_from(r.max_bytes).unwrap_or(i64::MAX),
-            interval: Duration::from_secs(r.check_interval_secs.max(1)),
-        }
-    }
 }
 
 /// The single writer: takes every waiting append, stores them in one transaction, fsyncs once,
@@ -749,331 +727,4 @@ fn store_batch(
     }
     tx.commit()?;
     Ok(out)
-}
-
-/// Removes batches past the age or size limit, oldest first, at most 100,000 per partition per
-/// pass so appends never wait long. A batch is old when its newest record is.
-fn apply_retention(conn: &mut Connection, retention: &Retention) -> Result<(), LogError> {
-    const MAX_DELETE: i64 = 100_000;
-    if retention.max_age_ms == 0 && retention.max_bytes == 0 {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let heads: Vec<(i64, u32, i64, i64, i64)> = tx
-        .prepare("SELECT topic_id, partition, start_offset, next_offset, bytes FROM partitions")?
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    let cutoff = now_ms() - retention.max_age_ms;
-    for (topic_id, partition, start, next, bytes) in heads {
-        if start >= next {
-            continue;
-        }
-        let mut new_start = start;
-        let mut removed_bytes = 0i64;
-        // Whole batches go, oldest first (like Kafka's segments).
-        let mut rows = tx.prepare_cached(
-            "SELECT last_offset, max_ts, length(records) FROM batches
-             WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
-        )?;
-        let mut it = rows.query(params![
-            record_id(topic_id, partition, start as u64),
-            record_id(topic_id, partition, next as u64),
-            MAX_DELETE
-        ])?;
-        while let Some(row) = it.next()? {
-            let last: i64 = row.get(0)?;
-            let ts: i64 = row.get(1)?;
-            let len: i64 = row.get(2)?;
-            let too_old = retention.max_age_ms > 0 && ts < cutoff;
-            let too_big = retention.max_bytes > 0 && bytes - removed_bytes > retention.max_bytes;
-            if !(too_old || too_big) {
-                break;
-            }
-            new_start = last + 1;
-            removed_bytes += len;
-        }
-        drop(it);
-        drop(rows);
-        if new_start > start {
-            tx.execute(
-                "DELETE FROM batches WHERE id >= ?1 AND id < ?2",
-                params![
-                    record_id(topic_id, partition, start as u64),
-                    record_id(topic_id, partition, new_start as u64)
-                ],
-            )?;
-            tx.execute(
-                "UPDATE partitions SET start_offset = ?3, bytes = bytes - ?4
-                 WHERE topic_id = ?1 AND partition = ?2",
-                params![topic_id, partition, new_start, removed_bytes],
-            )?;
-            tracing::info!(
-                topic_id,
-                partition,
-                removed = new_start - start,
-                "log retention"
-            );
-        }
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// A consumer-group member on the local log.
-pub struct LocalConsumer {
-    log: LocalLog,
-    group: String,
-    member: String,
-    topics: Vec<(String, TopicMeta)>,
-    /// Owned partitions and the next offset this member reads from each.
-    positions: BTreeMap<(String, u32), u64>,
-    last_heartbeat: Option<Instant>,
-    next_partition: usize,
-}
-
-impl LocalConsumer {
-    fn heartbeat_interval(&self) -> Duration {
-        (self.log.inner.session_timeout / 5).min(Duration::from_millis(500))
-    }
-
-    /// Renews the membership and takes or releases partition leases (see the module docs).
-    async fn heartbeat(&mut self) -> Result<(), LogError> {
-        let group = self.group.clone();
-        let member = self.member.clone();
-        let topics = self.topics.clone();
-        let session = self.log.inner.session_timeout.as_millis() as i64;
-        let owned: Vec<(String, u32, u64)> = self
-            .log
-            .with_conn(move |conn| {
-                // IMMEDIATE takes the write lock first, so the membership step is atomic.
-                let tx =
-                    rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-                let now = now_ms();
-                tx.execute(
-                    "INSERT INTO group_members (grp, member, heartbeat_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (grp, member) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
-                    params![group, member, now],
-                )?;
-                tx.execute(
-                    "DELETE FROM group_members WHERE grp = ?1 AND heartbeat_ms < ?2",
-                    params![group, now - session],
-                )?;
-                tx.execute(
-                    "DELETE FROM group_owners WHERE grp = ?1
-                     AND member NOT IN (SELECT member FROM group_members WHERE grp = ?1)",
-                    params![group],
-                )?;
-                let members: Vec<String> = tx
-                    .prepare("SELECT member FROM group_members WHERE grp = ?1 ORDER BY member")?
-                    .query_map([&group], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                let me = members.iter().position(|m| *m == member).unwrap_or(0);
-                let mut all = Vec::new();
-                for (name, meta) in &topics {
-                    for p in 0..meta.partitions {
-                        all.push((name.clone(), p));
-                    }
-                }
-                all.sort();
-                for (i, (topic, partition)) in all.iter().enumerate() {
-                    let mine = i % members.len().max(1) == me;
-                    if mine {
-                        tx.execute(
-                            "INSERT INTO group_owners (grp, topic, partition, member)
-                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                            params![group, topic, partition, member],
-                        )?;
-                    } else {
-                        tx.execute(
-                            "DELETE FROM group_owners
-                             WHERE grp = ?1 AND topic = ?2 AND partition = ?3 AND member = ?4",
-                            params![group, topic, partition, member],
-                        )?;
-                    }
-                }
-                let owned: Vec<(String, u32, u64)> = tx
-                    .prepare(
-                        "SELECT o.topic, o.partition, coalesce(g.next_offset, -1)
-                         FROM group_owners o LEFT JOIN group_offsets g
-                           ON g.grp = o.grp AND g.topic = o.topic AND g.partition = o.partition
-                         WHERE o.grp = ?1 AND o.member = ?2 ORDER BY o.topic, o.partition",
-                    )?
-                    .query_map(params![group, member], |r| {
-                        let committed: i64 = r.get(2)?;
-                        Ok((r.get(0)?, r.get(1)?, committed.max(0) as u64))
-                    })?
-                    .collect::<Result<_, _>>()?;
-                tx.commit()?;
-                Ok(owned)
-            })
-            .await?;
-        let mut positions = BTreeMap::new();
-        for (topic, partition, committed) in owned {
-            let key = (topic, partition);
-            let position = self.positions.get(&key).copied().unwrap_or(committed);
-            positions.insert(key, position);
-        }
-        self.positions = positions;
-        self.last_heartbeat = Some(Instant::now());
-        Ok(())
-    }
-
-    async fn heartbeat_if_due(&mut self) -> Result<(), LogError> {
-        let due = self
-            .last_heartbeat
-            .is_none_or(|t| t.elapsed() >= self.heartbeat_interval());
-        if due { self.heartbeat().await } else { Ok(()) }
-    }
-
-    pub(crate) async fn poll(
-        &mut self,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<Record>, LogError> {
-        let deadline = Instant::now() + wait;
-        let mut appended = self.log.inner.appended.clone();
-        loop {
-            self.heartbeat_if_due().await?;
-            appended.mark_unchanged();
-            let owned: Vec<((String, u32), u64)> = self
-                .positions
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
-            let start = self.next_partition;
-            let topics: BTreeMap<String, TopicMeta> = self.topics.iter().cloned().collect();
-            let records = self
-                .log
-                .with_conn(move |conn| {
-                    let mut out = Vec::new();
-                    let n = owned.len();
-                    for i in 0..n {
-                        if out.len() >= max {
-                            break;
-                        }
-                        let ((topic, partition), position) = &owned[(start + i) % n];
-                        let meta = topics[topic];
-                        out.extend(read_range(
-                            conn,
-                            topic,
-                            meta,
-                            *partition,
-                            *position,
-                            max - out.len(),
-                        )?);
-                    }
-                    Ok(out)
-                })
-                .await?;
-            self.next_partition = self.next_partition.wrapping_add(1);
-            if !records.is_empty() {
-                for r in &records {
-                    self.positions
-                        .insert((r.topic.clone(), r.partition), r.offset + 1);
-                }
-                return Ok(records);
-            }
-            if Instant::now() >= deadline {
-                return Ok(records);
-            }
-            let until = deadline.min(Instant::now() + self.heartbeat_interval());
-            self.log.wait_for_appends(&mut appended, until).await;
-        }
-    }
-
-    pub(crate) async fn commit(&mut self, offsets: &[CommitOffset]) -> Result<(), LogError> {
-        let group = self.group.clone();
-        let member = self.member.clone();
-        let offsets = offsets.to_vec();
-        self.log
-            .with_conn(move |conn| {
-                let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-                for o in &offsets {
-                    let owner: Option<String> = tx
-                        .query_row(
-                            "SELECT member FROM group_owners WHERE grp = ?1 AND topic = ?2 AND partition = ?3",
-                            params![group, o.topic, o.partition],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if owner.as_deref() != Some(member.as_str()) {
-                        return Err(LogError::NotAssigned { topic: o.topic.clone(), partition: o.partition });
-                    }
-                    tx.execute(
-                        "INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-                        params![group, o.topic, o.partition, o.next_offset as i64],
-                    )?;
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await
-    }
-
-    pub(crate) async fn committed(
-        &self,
-        topic: &str,
-        partition: u32,
-    ) -> Result<Option<u64>, LogError> {
-        let group = self.group.clone();
-        let topic = topic.to_owned();
-        self.log
-            .with_conn(move |conn| {
-                Ok(conn
-                    .query_row(
-                        "SELECT next_offset FROM group_offsets WHERE grp = ?1 AND topic = ?2 AND partition = ?3",
-                        params![group, topic, partition],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .optional()?
-                    .map(|o| o as u64))
-            })
-            .await
-    }
-
-    pub(crate) fn assignment(&self) -> Vec<(String, u32)> {
-        self.positions.keys().cloned().collect()
-    }
-
-    pub(crate) fn seek(
-        &mut self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-    ) -> Result<(), LogError> {
-        match self.positions.get_mut(&(topic.to_owned(), partition)) {
-            Some(position) => {
-                *position = offset;
-                Ok(())
-            }
-            None => Err(LogError::NotAssigned {
-                topic: topic.to_owned(),
-                partition,
-            }),
-        }
-    }
-
-    pub(crate) async fn close(self) -> Result<(), LogError> {
-        let group = self.group.clone();
-        let member = self.member.clone();
-        self.log
-            .with_conn(move |conn| {
-                let tx =
-                    rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-                tx.execute(
-                    "DELETE FROM group_owners WHERE grp = ?1 AND member = ?2",
-                    params![group, member],
-                )?;
-                tx.execute(
-                    "DELETE FROM group_members WHERE grp = ?1 AND member = ?2",
-                    params![group, member],
-                )?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await
-    }
 }

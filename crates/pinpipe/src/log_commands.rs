@@ -23,6 +23,7 @@ pub async fn topics(config: &Config, json: bool) -> anyhow::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut out, &topics)?;
         writeln!(out)?;
+        log.close().await?;
         return Ok(());
     }
     let rows: Vec<[String; 5]> = topics
@@ -88,13 +89,26 @@ pub enum TailFormat {
     Value,
 }
 
-/// `pinpipe tail` options.
+/// `pinpipe tail` options (its command-line arguments).
+#[derive(Debug, clap::Args)]
 pub struct TailOptions {
+    /// Topic to read (pins, geos, users).
+    #[arg(long)]
     pub topic: String,
+    /// Only this partition [default: all, one after the other].
+    #[arg(long)]
     pub partition: Option<u32>,
+    /// First offset to print in each partition.
+    #[arg(long, default_value_t = 0)]
     pub offset: u64,
+    /// Stop after this many records.
+    #[arg(long, short = 'n')]
     pub count: Option<u64>,
+    /// Keep waiting for new records (until Ctrl-C or --count).
+    #[arg(long, short = 'f')]
     pub follow: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TailFormat::Json)]
     pub format: TailFormat,
 }
 

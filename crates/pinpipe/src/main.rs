@@ -70,26 +70,7 @@ enum Command {
         json: bool,
     },
     /// Print records of a topic, from an offset.
-    Tail {
-        /// Topic to read (pins, geos, users).
-        #[arg(long)]
-        topic: String,
-        /// Only this partition [default: all, one after the other].
-        #[arg(long)]
-        partition: Option<u32>,
-        /// First offset to print in each partition.
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
-        /// Stop after this many records.
-        #[arg(long, short = 'n')]
-        count: Option<u64>,
-        /// Keep waiting for new records (until Ctrl-C or --count).
-        #[arg(long, short = 'f')]
-        follow: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = log_commands::TailFormat::Json)]
-        format: log_commands::TailFormat,
-    },
+    Tail(log_commands::TailOptions),
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
@@ -148,22 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(log_commands::topics(&config, json))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tail {
-            topic,
-            partition,
-            offset,
-            count,
-            follow,
-            format,
-        } => {
-            let options = log_commands::TailOptions {
-                topic,
-                partition,
-                offset,
-                count,
-                follow,
-                format,
-            };
+        Command::Tail(options) => {
             runtime()?.block_on(log_commands::tail(&config, &options))?;
             Ok(ExitCode::SUCCESS)
         }
