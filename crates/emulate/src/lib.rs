@@ -106,7 +106,15 @@ pub async fn run(
     });
     let start = Instant::now();
     let reporter = spawn_progress(progress, plan.count, Arc::clone(&stats), start);
-    let result = send::drive(config, &loaded.bodies, &kinds(config), plan, &stats, stop_rx).await;
+    let result = send::drive(
+        config,
+        &loaded.bodies,
+        &kinds(config),
+        plan,
+        &stats,
+        stop_rx,
+    )
+    .await;
     stopper.abort();
     if let Some((task, bar)) = reporter {
         task.abort();
@@ -126,7 +134,12 @@ pub async fn run(
 
 type Reporter = (tokio::task::JoinHandle<()>, Option<indicatif::ProgressBar>);
 
-fn spawn_progress(progress: Progress, count: Option<u64>, stats: Arc<Stats>, start: Instant) -> Option<Reporter> {
+fn spawn_progress(
+    progress: Progress,
+    count: Option<u64>,
+    stats: Arc<Stats>,
+    start: Instant,
+) -> Option<Reporter> {
     match progress {
         Progress::Quiet => None,
         Progress::Bar => {
@@ -172,7 +185,12 @@ fn spawn_progress(progress: Progress, count: Option<u64>, stats: Arc<Stats>, sta
 /// Writes the event sequence a run with `plan` would send, one event per line as
 /// `TYPE<tab>BODY`, without sending anything. Needs a count (or the sequential order), since
 /// the random order never ends. Returns the number of events written.
-pub fn dry_run(config: &EmulateConfig, loaded: &Loaded, plan: &Plan, out: &mut impl Write) -> std::io::Result<u64> {
+pub fn dry_run(
+    config: &EmulateConfig,
+    loaded: &Loaded,
+    plan: &Plan,
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
     let kinds = kinds(config);
     let mut sequence = Sequence::new(&loaded.bodies, &kinds, config.order, plan.seed);
     let mut written = 0u64;
@@ -205,7 +223,9 @@ pub fn export(seed: u64, rows: usize, dir: &Path) -> std::io::Result<Vec<PathBuf
             out.write_all(&body)?;
             out.write_all(b"\n")?;
         }
-        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
         written.push(jsonl);
         let csv_path = dir.join(format!("{name}.csv"));
         write_csv(&table, &csv_path)?;

@@ -36,16 +36,27 @@ impl FromStr for Burst {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Burst, String> {
-        let usage = || format!("--burst {text:?}: expected RATE:ON/EVERY, e.g. 20000:2s/10s (20,000 events/s for 2 s of every 10 s)");
+        let usage = || {
+            format!(
+                "--burst {text:?}: expected RATE:ON/EVERY, e.g. 20000:2s/10s (20,000 events/s for 2 s of every 10 s)"
+            )
+        };
         let (rate, times) = text.split_once(':').ok_or_else(usage)?;
         let (on, every) = times.split_once('/').ok_or_else(usage)?;
         let per_second: f64 = rate.trim().parse().map_err(|_| usage())?;
         let on = humantime::parse_duration(on.trim()).map_err(|_| usage())?;
         let every = humantime::parse_duration(every.trim()).map_err(|_| usage())?;
         if !(per_second.is_finite() && per_second > 0.0) || on.is_zero() || on > every {
-            return Err(format!("{}; the rate must be above 0 and ON at most EVERY", usage()));
+            return Err(format!(
+                "{}; the rate must be above 0 and ON at most EVERY",
+                usage()
+            ));
         }
-        Ok(Burst { per_second, on, every })
+        Ok(Burst {
+            per_second,
+            on,
+            every,
+        })
     }
 }
 
@@ -138,7 +149,15 @@ mod tests {
 
     #[test]
     fn burst_syntax_errors_say_what_is_expected() {
-        for bad in ["", "1000", "1000:1s", "x:1s/2s", "1000:3s/2s", "0:1s/2s", "1000:1parsec/2s"] {
+        for bad in [
+            "",
+            "1000",
+            "1000:1s",
+            "x:1s/2s",
+            "1000:3s/2s",
+            "0:1s/2s",
+            "1000:1parsec/2s",
+        ] {
             let e = bad.parse::<Burst>().unwrap_err();
             assert!(e.contains("RATE:ON/EVERY"), "{bad}: {e}");
         }

@@ -129,7 +129,11 @@ impl Target {
         let urls = EventType::ALL.map(|kind| match config.mode {
             Mode::Single => format!("{base}/{}/", kind.as_str()),
             Mode::Batch => format!("{base}/{}s", kind.as_str()),
-            Mode::Rest => format!("{base}/topics/{}{}", config.rest_topic_prefix, kind.as_str()),
+            Mode::Rest => format!(
+                "{base}/topics/{}{}",
+                config.rest_topic_prefix,
+                kind.as_str()
+            ),
         });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
@@ -209,6 +213,9 @@ pub(crate) async fn drive(
                 interrupted = true;
                 break 'records;
             }
+        }
+        if plan.count.is_some_and(|count| generated >= count) {
+            break;
         }
         if plan.pacing == Pacing::Original {
             let pause = Duration::from_secs_f64(sleeps.random_range(0.0..2.0));
@@ -298,11 +305,17 @@ async fn send(job: Job, target: Arc<Target>, stats: Arc<Stats>, _permit: OwnedSe
             Err(e) => Answer::NoAnswer(describe(&e)),
         };
         let (outcome, retry_after, why) = match answer {
-            Answer::Status(status, _, _) if status.is_success() => (Some(Outcome::Accepted), None, String::new()),
+            Answer::Status(status, _, _) if status.is_success() => {
+                (Some(Outcome::Accepted), None, String::new())
+            }
             Answer::Status(status, retry_after, body) if is_retryable(status) => {
                 (None, retry_after, format!("{status} {}", snippet(&body)))
             }
-            Answer::Status(status, _, body) => (Some(Outcome::Rejected), None, format!("{status} {}", snippet(&body))),
+            Answer::Status(status, _, body) => (
+                Some(Outcome::Rejected),
+                None,
+                format!("{status} {}", snippet(&body)),
+            ),
             Answer::NoAnswer(why) => (None, None, why),
         };
         let outcome = match outcome {

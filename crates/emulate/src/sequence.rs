@@ -87,7 +87,11 @@ mod tests {
     use super::*;
 
     fn bodies(n: usize) -> Bodies {
-        let make = |p: &str| (0..n).map(|i| Bytes::from(format!("{{\"{p}\": {i}}}"))).collect();
+        let make = |p: &str| {
+            (0..n)
+                .map(|i| Bytes::from(format!("{{\"{p}\": {i}}}")))
+                .collect()
+        };
         Bodies::new(make("index"), make("ind"), make("ind"))
     }
 
@@ -97,7 +101,9 @@ mod tests {
         let all = EventType::ALL;
         let take = |seed| {
             let mut s = Sequence::new(&b, &all, Order::Random, seed);
-            (0..50).map(|_| s.next_record().unwrap()).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| s.next_record().unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(take(1), take(1));
         assert_ne!(take(1), take(2));
@@ -114,15 +120,23 @@ mod tests {
         let distinct: std::collections::BTreeSet<_> = rows.iter().collect();
         assert!(distinct.len() <= 10 && rows.len() == 100);
         let mut s = Sequence::new(&b, &[EventType::Geo], Order::Sequential, 3);
-        let rows: Vec<usize> = std::iter::from_fn(|| s.next_record()).map(|r| r[0].row).collect();
+        let rows: Vec<usize> = std::iter::from_fn(|| s.next_record())
+            .map(|r| r[0].row)
+            .collect();
         assert_eq!(rows, (0..10).collect::<Vec<_>>());
     }
 
     #[test]
     fn rows_missing_a_kind_send_the_others() {
-        let b = Bodies::new(vec![Bytes::from_static(b"{}"); 3], vec![Bytes::from_static(b"{}")], vec![]);
+        let b = Bodies::new(
+            vec![Bytes::from_static(b"{}"); 3],
+            vec![Bytes::from_static(b"{}")],
+            vec![],
+        );
         let mut s = Sequence::new(&b, &EventType::ALL, Order::Sequential, 0);
-        let sizes: Vec<usize> = std::iter::from_fn(|| s.next_record()).map(|r| r.len()).collect();
+        let sizes: Vec<usize> = std::iter::from_fn(|| s.next_record())
+            .map(|r| r.len())
+            .collect();
         assert_eq!(sizes, [2, 1, 1]);
     }
 }

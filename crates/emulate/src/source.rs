@@ -52,7 +52,9 @@ pub async fn load(source: &Source, seed: u64, kinds: &[EventType]) -> Result<Loa
     let description = match source {
         Source::Builtin { rows } => {
             if *rows == 0 {
-                return Err(SourceError::Empty("the built-in data set needs --rows of 1 or more".into()));
+                return Err(SourceError::Empty(
+                    "the built-in data set needs --rows of 1 or more".into(),
+                ));
             }
             for table in synth::generate(seed, *rows) {
                 if kinds.contains(&table.kind) {
@@ -99,9 +101,14 @@ pub async fn load(source: &Source, seed: u64, kinds: &[EventType]) -> Result<Loa
     let [pins, geos, users] = lists;
     let bodies = Bodies::new(pins, geos, users);
     if kinds.iter().all(|k| bodies.of(*k).is_empty()) {
-        return Err(SourceError::Empty(format!("{description} has no rows to send")));
+        return Err(SourceError::Empty(format!(
+            "{description} has no rows to send"
+        )));
     }
-    Ok(Loaded { bodies, description })
+    Ok(Loaded {
+        bodies,
+        description,
+    })
 }
 
 /// The built-in tables (for `--export`).
@@ -126,7 +133,10 @@ fn read_jsonl(path: &Path) -> Result<Vec<Bytes>, SourceError> {
         if line_end > start && data[line_end - 1] == b'\r' {
             line_end -= 1;
         }
-        if data[start..line_end].iter().any(|b| !b.is_ascii_whitespace()) {
+        if data[start..line_end]
+            .iter()
+            .any(|b| !b.is_ascii_whitespace())
+        {
             lines.push(data.slice(start..line_end));
         }
         start = end + 1;
@@ -136,7 +146,9 @@ fn read_jsonl(path: &Path) -> Result<Vec<Bytes>, SourceError> {
 
 fn redacted_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }

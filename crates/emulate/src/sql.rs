@@ -76,9 +76,15 @@ macro_rules! row_values {
 
 /// Whether `source` is a database URL this module reads.
 pub fn is_database_url(source: &str) -> bool {
-    ["postgres://", "postgresql://", "mysql://", "mariadb://", "sqlite:"]
-        .iter()
-        .any(|scheme| source.starts_with(scheme))
+    [
+        "postgres://",
+        "postgresql://",
+        "mysql://",
+        "mariadb://",
+        "sqlite:",
+    ]
+    .iter()
+    .any(|scheme| source.starts_with(scheme))
 }
 
 /// Reads the tables of `kinds` from the database at `url`.
@@ -90,21 +96,37 @@ pub async fn load(url: &str, kinds: &[EventType]) -> Result<Vec<Table>, SourceEr
     };
     let mut tables = Vec::new();
     if url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(url).await.map_err(connect_error)?;
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(connect_error)?;
         for &kind in kinds {
             // Safe: the table and column names are constants of this crate.
-            let sql = format!("SELECT * FROM {} ORDER BY \"{}\"", table_name(kind), key_column(kind));
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await;
+            let sql = format!(
+                "SELECT * FROM {} ORDER BY \"{}\"",
+                table_name(kind),
+                key_column(kind)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut conn)
+                .await;
             tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
         }
         let _ = conn.close().await;
     } else if url.starts_with("mysql") || url.starts_with("mariadb") {
         let url = url.replacen("mariadb://", "mysql://", 1);
-        let mut conn = sqlx::MySqlConnection::connect(&url).await.map_err(connect_error)?;
+        let mut conn = sqlx::MySqlConnection::connect(&url)
+            .await
+            .map_err(connect_error)?;
         for &kind in kinds {
             // Safe: the table and column names are constants of this crate.
-            let sql = format!("SELECT * FROM {} ORDER BY `{}`", table_name(kind), key_column(kind));
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await;
+            let sql = format!(
+                "SELECT * FROM {} ORDER BY `{}`",
+                table_name(kind),
+                key_column(kind)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut conn)
+                .await;
             tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
         }
         let _ = conn.close().await;
@@ -117,8 +139,14 @@ pub async fn load(url: &str, kinds: &[EventType]) -> Result<Vec<Table>, SourceEr
             .map_err(connect_error)?;
         for &kind in kinds {
             // Safe: the table and column names are constants of this crate.
-            let sql = format!("SELECT * FROM {} ORDER BY \"{}\"", table_name(kind), key_column(kind));
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await;
+            let sql = format!(
+                "SELECT * FROM {} ORDER BY \"{}\"",
+                table_name(kind),
+                key_column(kind)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut conn)
+                .await;
             tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
         }
         let _ = conn.close().await;
@@ -151,7 +179,12 @@ fn to_table<R: Row>(
         ),
     })?;
     let columns = rows.first().map_or_else(
-        || crate::table::columns(kind).iter().map(|c| (*c).to_owned()).collect(),
+        || {
+            crate::table::columns(kind)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect()
+        },
         |row| row.columns().iter().map(|c| c.name().to_owned()).collect(),
     );
     let rows = rows
@@ -168,7 +201,6 @@ fn to_table<R: Row>(
         rows,
     })
 }
-
 
 /// Decodes a small integer type (PostgreSQL is strict about widths).
 fn decode_int<'r, T, R>(row: &'r R, i: usize) -> Result<i64, sqlx::Error>
@@ -235,7 +267,13 @@ mod tests {
 
     #[test]
     fn database_urls_are_recognised() {
-        for url in ["postgres://h/db", "postgresql://h", "mysql://h/db", "sqlite:x.db", "sqlite://x.db"] {
+        for url in [
+            "postgres://h/db",
+            "postgresql://h",
+            "mysql://h/db",
+            "sqlite:x.db",
+            "sqlite://x.db",
+        ] {
             assert!(is_database_url(url), "{url}");
         }
         assert!(!is_database_url("data/pins.jsonl"));

@@ -49,7 +49,9 @@ impl Default for Stats {
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             // 1 µs to 1 hour, 3 significant digits.
-            latency: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")),
+            latency: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+            ),
             examples: Mutex::new(Vec::new()),
         }
     }
@@ -80,7 +82,9 @@ impl Stats {
             Outcome::Failed => &counters.failed,
         }
         .fetch_add(events, Relaxed);
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.latency
             .lock()
             .expect("no panics while holding the lock")
@@ -89,7 +93,10 @@ impl Stats {
 
     /// Keeps an example of why events were refused or failed (the first few only).
     pub fn example(&self, text: impl FnOnce() -> String) {
-        let mut examples = self.examples.lock().expect("no panics while holding the lock");
+        let mut examples = self
+            .examples
+            .lock()
+            .expect("no panics while holding the lock");
         if examples.len() < MAX_EXAMPLES {
             examples.push(text());
         }
@@ -111,7 +118,10 @@ impl Stats {
             })
             .collect();
         let total = |f: fn(&TypeCounts) -> u64| by_type.iter().map(f).sum::<u64>();
-        let latency = self.latency.lock().expect("no panics while holding the lock");
+        let latency = self
+            .latency
+            .lock()
+            .expect("no panics while holding the lock");
         let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
         let latency_ms = (latency.len() > 0).then(|| Latency {
             p50: ms(0.5),
@@ -130,10 +140,18 @@ impl Stats {
             retried: self.retries.load(Relaxed),
             requests: self.requests.load(Relaxed),
             elapsed_s: seconds,
-            accepted_per_s: if seconds > 0.0 { accepted as f64 / seconds } else { 0.0 },
+            accepted_per_s: if seconds > 0.0 {
+                accepted as f64 / seconds
+            } else {
+                0.0
+            },
             latency_ms,
             by_type: by_type.into_iter().filter(|t| t.sent > 0).collect(),
-            examples: self.examples.lock().expect("no panics while holding the lock").clone(),
+            examples: self
+                .examples
+                .lock()
+                .expect("no panics while holding the lock")
+                .clone(),
             target: String::new(),
             source: String::new(),
             mode: String::new(),
@@ -235,7 +253,11 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "target     {} ({} mode)", self.target, self.mode)?;
         writeln!(f, "source     {}", self.source)?;
-        writeln!(f, "seed       {} (replay with --seed {})", self.seed, self.seed)?;
+        writeln!(
+            f,
+            "seed       {} (replay with --seed {})",
+            self.seed, self.seed
+        )?;
         writeln!(
             f,
             "events     {} sent: {} accepted, {} rejected, {} failed{}",
@@ -243,7 +265,11 @@ impl std::fmt::Display for Summary {
             self.accepted,
             self.rejected,
             self.failed,
-            if self.interrupted { " (interrupted)" } else { "" }
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
         )?;
         for t in &self.by_type {
             writeln!(

@@ -46,67 +46,193 @@ const CATEGORIES: [(&str, u32); 13] = [
 fn topic_words(category: &str) -> &'static [&'static str] {
     match category {
         "christmas" => &[
-            "Christmas Tree", "Ornaments", "Advent Calendar", "Stocking", "Gingerbread",
-            "Holiday Table", "Wreath", "Christmas Cookies", "Elf", "Nativity",
+            "Christmas Tree",
+            "Ornaments",
+            "Advent Calendar",
+            "Stocking",
+            "Gingerbread",
+            "Holiday Table",
+            "Wreath",
+            "Christmas Cookies",
+            "Elf",
+            "Nativity",
         ],
         "tattoos" => &[
-            "Small Tattoo", "Sleeve", "Mandala", "Floral Tattoo", "Fine Line", "Minimalist Tattoo",
-            "Wrist Tattoo", "Script", "Watercolor Tattoo", "Tribal",
+            "Small Tattoo",
+            "Sleeve",
+            "Mandala",
+            "Floral Tattoo",
+            "Fine Line",
+            "Minimalist Tattoo",
+            "Wrist Tattoo",
+            "Script",
+            "Watercolor Tattoo",
+            "Tribal",
         ],
         "quotes" => &[
-            "Life Quotes", "Motivation", "Inspirational Quotes", "Love Quotes", "Positive Vibes",
-            "Wisdom", "Friendship Quotes", "Self Care", "Mindset", "Happiness",
+            "Life Quotes",
+            "Motivation",
+            "Inspirational Quotes",
+            "Love Quotes",
+            "Positive Vibes",
+            "Wisdom",
+            "Friendship Quotes",
+            "Self Care",
+            "Mindset",
+            "Happiness",
         ],
         "art" => &[
-            "Watercolor", "Acrylic Painting", "Sketch", "Abstract Art", "Portrait", "Canvas",
-            "Drawing Ideas", "Oil Painting", "Street Art", "Illustration",
+            "Watercolor",
+            "Acrylic Painting",
+            "Sketch",
+            "Abstract Art",
+            "Portrait",
+            "Canvas",
+            "Drawing Ideas",
+            "Oil Painting",
+            "Street Art",
+            "Illustration",
         ],
         "education" => &[
-            "Classroom", "Teacher", "Worksheet", "Homeschool", "Math", "Reading", "Science",
-            "Printable", "Learning Activities", "Study Tips",
+            "Classroom",
+            "Teacher",
+            "Worksheet",
+            "Homeschool",
+            "Math",
+            "Reading",
+            "Science",
+            "Printable",
+            "Learning Activities",
+            "Study Tips",
         ],
         "home-decor" => &[
-            "Living Room", "Bedroom", "Kitchen", "Farmhouse", "Boho", "Wall Decor", "Shelves",
-            "Rustic", "Modern Home", "Entryway",
+            "Living Room",
+            "Bedroom",
+            "Kitchen",
+            "Farmhouse",
+            "Boho",
+            "Wall Decor",
+            "Shelves",
+            "Rustic",
+            "Modern Home",
+            "Entryway",
         ],
         "travel" => &[
-            "Road Trip", "Beach", "Europe", "Packing List", "Mountains", "Backpacking",
-            "Travel Tips", "Bucket List", "National Park", "City Break",
+            "Road Trip",
+            "Beach",
+            "Europe",
+            "Packing List",
+            "Mountains",
+            "Backpacking",
+            "Travel Tips",
+            "Bucket List",
+            "National Park",
+            "City Break",
         ],
         "mens-fashion" => &[
-            "Outfit", "Streetwear", "Suit", "Casual Style", "Sneakers", "Watches", "Denim",
-            "Smart Casual", "Beard", "Leather Jacket",
+            "Outfit",
+            "Streetwear",
+            "Suit",
+            "Casual Style",
+            "Sneakers",
+            "Watches",
+            "Denim",
+            "Smart Casual",
+            "Beard",
+            "Leather Jacket",
         ],
         "vehicles" => &[
-            "Classic Car", "Motorcycle", "Truck", "Van Life", "Sports Car", "Restoration",
-            "Off Road", "Jeep", "Camper", "Muscle Car",
+            "Classic Car",
+            "Motorcycle",
+            "Truck",
+            "Van Life",
+            "Sports Car",
+            "Restoration",
+            "Off Road",
+            "Jeep",
+            "Camper",
+            "Muscle Car",
         ],
         "diy-and-crafts" => &[
-            "Crochet", "Knitting", "Paper Craft", "Handmade", "Upcycling", "Macrame",
-            "Sewing", "Kids Crafts", "Resin", "Embroidery",
+            "Crochet",
+            "Knitting",
+            "Paper Craft",
+            "Handmade",
+            "Upcycling",
+            "Macrame",
+            "Sewing",
+            "Kids Crafts",
+            "Resin",
+            "Embroidery",
         ],
         "finance" => &[
-            "Budget", "Saving Money", "Investing", "Debt Free", "Side Hustle", "Frugal Living",
-            "Retirement", "Money Tips", "Passive Income", "Budget Planner",
+            "Budget",
+            "Saving Money",
+            "Investing",
+            "Debt Free",
+            "Side Hustle",
+            "Frugal Living",
+            "Retirement",
+            "Money Tips",
+            "Passive Income",
+            "Budget Planner",
         ],
         "event-planning" => &[
-            "Wedding", "Birthday Party", "Baby Shower", "Centerpiece", "Party Decorations",
-            "Bridal Shower", "Table Setting", "Graduation", "Balloon Garland", "Invitation",
+            "Wedding",
+            "Birthday Party",
+            "Baby Shower",
+            "Centerpiece",
+            "Party Decorations",
+            "Bridal Shower",
+            "Table Setting",
+            "Graduation",
+            "Balloon Garland",
+            "Invitation",
         ],
         _ => &[
-            "Makeup", "Skincare", "Nail Art", "Hairstyle", "Eyeshadow", "Lipstick",
-            "Skin Care Routine", "Braids", "Natural Makeup", "Hair Color",
+            "Makeup",
+            "Skincare",
+            "Nail Art",
+            "Hairstyle",
+            "Eyeshadow",
+            "Lipstick",
+            "Skin Care Routine",
+            "Braids",
+            "Natural Makeup",
+            "Hair Color",
         ],
     }
 }
 
 const ADJECTIVES: &[&str] = &[
-    "Easy", "Simple", "Best", "Cute", "Cozy", "Creative", "Beautiful", "Amazing", "Minimalist",
-    "Vintage", "Modern", "Budget", "Quick", "Stunning", "Unique", "Aesthetic",
+    "Easy",
+    "Simple",
+    "Best",
+    "Cute",
+    "Cozy",
+    "Creative",
+    "Beautiful",
+    "Amazing",
+    "Minimalist",
+    "Vintage",
+    "Modern",
+    "Budget",
+    "Quick",
+    "Stunning",
+    "Unique",
+    "Aesthetic",
 ];
 const TITLE_TAILS: &[&str] = &[
-    "Ideas", "for Beginners", "You Will Love", "to Try This Year", "Inspiration",
-    "on a Budget", "That Are Actually Easy", "for Every Season", "Tutorial", "Guide",
+    "Ideas",
+    "for Beginners",
+    "You Will Love",
+    "to Try This Year",
+    "Inspiration",
+    "on a Budget",
+    "That Are Actually Easy",
+    "for Every Season",
+    "Tutorial",
+    "Guide",
 ];
 const DESCRIPTION_PARTS: &[&str] = &[
     "Find and save ideas about",
@@ -132,59 +258,336 @@ const POSTER_SUFFIXES: &[&str] = &[
     "Designs", "Studio", "Home", "Life", "Blog", "Co.", "Magazine", "Creates", "Daily", "Club",
 ];
 const FIRST_NAMES: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Christopher", "Karen", "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark",
-    "Sandra", "Steven", "Ashley", "Paul", "Emily", "Andrew", "Donna", "Joshua", "Michelle",
-    "Kevin", "Amanda", "Brian", "Melissa", "José", "Zoë", "Chloé", "Renée", "Søren", "Björn",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Christopher",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Steven",
+    "Ashley",
+    "Paul",
+    "Emily",
+    "Andrew",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kevin",
+    "Amanda",
+    "Brian",
+    "Melissa",
+    "José",
+    "Zoë",
+    "Chloé",
+    "Renée",
+    "Søren",
+    "Björn",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez",
-    "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Torres", "Nguyen", "Hill", "Flores", "Müller", "García", "Núñez", "O'Brien",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Müller",
+    "García",
+    "Núñez",
+    "O'Brien",
 ];
 /// Country names as the source data's generator (Faker) wrote them.
 const COUNTRIES: &[&str] = &[
-    "Afghanistan", "Albania", "Algeria", "American Samoa", "Andorra", "Angola", "Anguilla",
-    "Antarctica (the territory South of 60 deg S)", "Antigua and Barbuda", "Argentina",
-    "Armenia", "Aruba", "Australia", "Austria", "Azerbaijan", "Bahamas", "Bahrain", "Bangladesh",
-    "Barbados", "Belarus", "Belgium", "Belize", "Benin", "Bermuda", "Bhutan", "Bolivia",
-    "Bosnia and Herzegovina", "Botswana", "Bouvet Island (Bouvetoya)", "Brazil",
-    "British Indian Ocean Territory (Chagos Archipelago)", "British Virgin Islands",
-    "Brunei Darussalam", "Bulgaria", "Burkina Faso", "Burundi", "Cambodia", "Cameroon", "Canada",
-    "Cape Verde", "Cayman Islands", "Central African Republic", "Chad", "Chile", "China",
-    "Christmas Island", "Cocos (Keeling) Islands", "Colombia", "Comoros", "Congo", "Cook Islands",
-    "Costa Rica", "Cote d'Ivoire", "Croatia", "Cuba", "Cyprus", "Czech Republic", "Denmark",
-    "Djibouti", "Dominica", "Dominican Republic", "Ecuador", "Egypt", "El Salvador",
-    "Equatorial Guinea", "Eritrea", "Estonia", "Ethiopia", "Falkland Islands (Malvinas)",
-    "Faroe Islands", "Fiji", "Finland", "France", "French Guiana", "French Polynesia",
-    "French Southern Territories", "Gabon", "Gambia", "Georgia", "Germany", "Ghana", "Gibraltar",
-    "Greece", "Greenland", "Grenada", "Guadeloupe", "Guam", "Guatemala", "Guernsey", "Guinea",
-    "Guinea-Bissau", "Guyana", "Haiti", "Heard Island and McDonald Islands",
-    "Holy See (Vatican City State)", "Honduras", "Hong Kong", "Hungary", "Iceland", "India",
-    "Indonesia", "Iran", "Iraq", "Ireland", "Isle of Man", "Israel", "Italy", "Jamaica", "Japan",
-    "Jersey", "Jordan", "Kazakhstan", "Kenya", "Kiribati", "Korea", "Kuwait",
-    "Kyrgyz Republic", "Lao People's Democratic Republic", "Latvia", "Lebanon", "Lesotho",
-    "Liberia", "Libyan Arab Jamahiriya", "Liechtenstein", "Lithuania", "Luxembourg", "Macao",
-    "Madagascar", "Malawi", "Malaysia", "Maldives", "Mali", "Malta", "Marshall Islands",
-    "Martinique", "Mauritania", "Mauritius", "Mayotte", "Mexico", "Micronesia", "Moldova",
-    "Monaco", "Mongolia", "Montenegro", "Montserrat", "Morocco", "Mozambique", "Myanmar",
-    "Namibia", "Nauru", "Nepal", "Netherlands", "Netherlands Antilles", "New Caledonia",
-    "New Zealand", "Nicaragua", "Niger", "Nigeria", "Niue", "Norfolk Island",
-    "Northern Mariana Islands", "Norway", "Oman", "Pakistan", "Palau", "Palestinian Territory",
-    "Panama", "Papua New Guinea", "Paraguay", "Peru", "Philippines", "Pitcairn Islands", "Poland",
-    "Portugal", "Puerto Rico", "Qatar", "Reunion", "Romania", "Russian Federation", "Rwanda",
-    "Saint Barthelemy", "Saint Helena", "Saint Kitts and Nevis", "Saint Lucia", "Saint Martin",
-    "Samoa", "San Marino", "Sao Tome and Principe", "Saudi Arabia", "Senegal", "Serbia",
-    "Seychelles", "Sierra Leone", "Singapore", "Slovakia (Slovak Republic)", "Slovenia",
-    "Solomon Islands", "Somalia", "South Africa", "Spain", "Sri Lanka", "Sudan", "Suriname",
-    "Svalbard & Jan Mayen Islands", "Swaziland", "Sweden", "Switzerland", "Syrian Arab Republic",
-    "Taiwan", "Tajikistan", "Tanzania", "Thailand", "Timor-Leste", "Togo", "Tokelau", "Tonga",
-    "Trinidad and Tobago", "Tunisia", "Turkey", "Turkmenistan", "Tuvalu", "Uganda", "Ukraine",
-    "United Arab Emirates", "United Kingdom", "United States of America", "Uruguay", "Uzbekistan",
-    "Vanuatu", "Venezuela", "Vietnam", "Wallis and Futuna", "Western Sahara", "Yemen", "Zambia",
+    "Afghanistan",
+    "Albania",
+    "Algeria",
+    "American Samoa",
+    "Andorra",
+    "Angola",
+    "Anguilla",
+    "Antarctica (the territory South of 60 deg S)",
+    "Antigua and Barbuda",
+    "Argentina",
+    "Armenia",
+    "Aruba",
+    "Australia",
+    "Austria",
+    "Azerbaijan",
+    "Bahamas",
+    "Bahrain",
+    "Bangladesh",
+    "Barbados",
+    "Belarus",
+    "Belgium",
+    "Belize",
+    "Benin",
+    "Bermuda",
+    "Bhutan",
+    "Bolivia",
+    "Bosnia and Herzegovina",
+    "Botswana",
+    "Bouvet Island (Bouvetoya)",
+    "Brazil",
+    "British Indian Ocean Territory (Chagos Archipelago)",
+    "British Virgin Islands",
+    "Brunei Darussalam",
+    "Bulgaria",
+    "Burkina Faso",
+    "Burundi",
+    "Cambodia",
+    "Cameroon",
+    "Canada",
+    "Cape Verde",
+    "Cayman Islands",
+    "Central African Republic",
+    "Chad",
+    "Chile",
+    "China",
+    "Christmas Island",
+    "Cocos (Keeling) Islands",
+    "Colombia",
+    "Comoros",
+    "Congo",
+    "Cook Islands",
+    "Costa Rica",
+    "Cote d'Ivoire",
+    "Croatia",
+    "Cuba",
+    "Cyprus",
+    "Czech Republic",
+    "Denmark",
+    "Djibouti",
+    "Dominica",
+    "Dominican Republic",
+    "Ecuador",
+    "Egypt",
+    "El Salvador",
+    "Equatorial Guinea",
+    "Eritrea",
+    "Estonia",
+    "Ethiopia",
+    "Falkland Islands (Malvinas)",
+    "Faroe Islands",
+    "Fiji",
+    "Finland",
+    "France",
+    "French Guiana",
+    "French Polynesia",
+    "French Southern Territories",
+    "Gabon",
+    "Gambia",
+    "Georgia",
+    "Germany",
+    "Ghana",
+    "Gibraltar",
+    "Greece",
+    "Greenland",
+    "Grenada",
+    "Guadeloupe",
+    "Guam",
+    "Guatemala",
+    "Guernsey",
+    "Guinea",
+    "Guinea-Bissau",
+    "Guyana",
+    "Haiti",
+    "Heard Island and McDonald Islands",
+    "Holy See (Vatican City State)",
+    "Honduras",
+    "Hong Kong",
+    "Hungary",
+    "Iceland",
+    "India",
+    "Indonesia",
+    "Iran",
+    "Iraq",
+    "Ireland",
+    "Isle of Man",
+    "Israel",
+    "Italy",
+    "Jamaica",
+    "Japan",
+    "Jersey",
+    "Jordan",
+    "Kazakhstan",
+    "Kenya",
+    "Kiribati",
+    "Korea",
+    "Kuwait",
+    "Kyrgyz Republic",
+    "Lao People's Democratic Republic",
+    "Latvia",
+    "Lebanon",
+    "Lesotho",
+    "Liberia",
+    "Libyan Arab Jamahiriya",
+    "Liechtenstein",
+    "Lithuania",
+    "Luxembourg",
+    "Macao",
+    "Madagascar",
+    "Malawi",
+    "Malaysia",
+    "Maldives",
+    "Mali",
+    "Malta",
+    "Marshall Islands",
+    "Martinique",
+    "Mauritania",
+    "Mauritius",
+    "Mayotte",
+    "Mexico",
+    "Micronesia",
+    "Moldova",
+    "Monaco",
+    "Mongolia",
+    "Montenegro",
+    "Montserrat",
+    "Morocco",
+    "Mozambique",
+    "Myanmar",
+    "Namibia",
+    "Nauru",
+    "Nepal",
+    "Netherlands",
+    "Netherlands Antilles",
+    "New Caledonia",
+    "New Zealand",
+    "Nicaragua",
+    "Niger",
+    "Nigeria",
+    "Niue",
+    "Norfolk Island",
+    "Northern Mariana Islands",
+    "Norway",
+    "Oman",
+    "Pakistan",
+    "Palau",
+    "Palestinian Territory",
+    "Panama",
+    "Papua New Guinea",
+    "Paraguay",
+    "Peru",
+    "Philippines",
+    "Pitcairn Islands",
+    "Poland",
+    "Portugal",
+    "Puerto Rico",
+    "Qatar",
+    "Reunion",
+    "Romania",
+    "Russian Federation",
+    "Rwanda",
+    "Saint Barthelemy",
+    "Saint Helena",
+    "Saint Kitts and Nevis",
+    "Saint Lucia",
+    "Saint Martin",
+    "Samoa",
+    "San Marino",
+    "Sao Tome and Principe",
+    "Saudi Arabia",
+    "Senegal",
+    "Serbia",
+    "Seychelles",
+    "Sierra Leone",
+    "Singapore",
+    "Slovakia (Slovak Republic)",
+    "Slovenia",
+    "Solomon Islands",
+    "Somalia",
+    "South Africa",
+    "Spain",
+    "Sri Lanka",
+    "Sudan",
+    "Suriname",
+    "Svalbard & Jan Mayen Islands",
+    "Swaziland",
+    "Sweden",
+    "Switzerland",
+    "Syrian Arab Republic",
+    "Taiwan",
+    "Tajikistan",
+    "Tanzania",
+    "Thailand",
+    "Timor-Leste",
+    "Togo",
+    "Tokelau",
+    "Tonga",
+    "Trinidad and Tobago",
+    "Tunisia",
+    "Turkey",
+    "Turkmenistan",
+    "Tuvalu",
+    "Uganda",
+    "Ukraine",
+    "United Arab Emirates",
+    "United Kingdom",
+    "United States of America",
+    "Uruguay",
+    "Uzbekistan",
+    "Vanuatu",
+    "Venezuela",
+    "Vietnam",
+    "Wallis and Futuna",
+    "Western Sahara",
+    "Yemen",
+    "Zambia",
     "Zimbabwe",
 ];
 /// Zone offsets (minutes) of the ISO-8601 timestamps; 0 is written `Z`.
@@ -251,7 +654,11 @@ impl Gen<'_> {
 
     /// A database NULL now and then: the source tables have a few.
     fn maybe_null(&mut self, value: Value) -> Value {
-        if self.chance(0.004) { Value::Null } else { value }
+        if self.chance(0.004) {
+            Value::Null
+        } else {
+            value
+        }
     }
 
     fn uuid(&mut self) -> String {
@@ -259,14 +666,25 @@ impl Gen<'_> {
         // A version-4, variant-1 UUID, as Python's uuid4() makes.
         let bits = (bits & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
         let h = format!("{bits:032x}");
-        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
     }
 
     fn title(&mut self, category: &str) -> String {
         let topic = self.pick(topic_words(category));
         let adjective = self.pick(ADJECTIVES);
         let mut title = match self.rng.random_range(0..4) {
-            0 => format!("{} {adjective} {topic} {}", self.rng.random_range(5..60), self.pick(TITLE_TAILS)),
+            0 => format!(
+                "{} {adjective} {topic} {}",
+                self.rng.random_range(5..60),
+                self.pick(TITLE_TAILS)
+            ),
             1 => format!("{adjective} {topic} {}", self.pick(TITLE_TAILS)),
             2 => format!("How to Make {adjective} {topic}"),
             _ => format!("{topic} | {adjective} {}", self.pick(topic_words(category))),
@@ -312,7 +730,11 @@ impl Gen<'_> {
             format!("{}M", self.rng.random_range(1..10u32))
         } else {
             // A few decimals, as some scraped profiles show ("1.5M", "4.35k" cleans to 4350).
-            format!("{}.{}M", self.rng.random_range(1..10u32), self.rng.random_range(1..10u32))
+            format!(
+                "{}.{}M",
+                self.rng.random_range(1..10u32),
+                self.rng.random_range(1..10u32)
+            )
         }
     }
 
@@ -330,7 +752,12 @@ impl Gen<'_> {
         let bits: u128 = self.rng.random();
         let h = format!("{bits:032x}");
         let ext = if self.chance(0.9) { "jpg" } else { "png" };
-        format!("https://i.pinimg.com/originals/{}/{}/{}/{h}.{ext}", &h[..2], &h[2..4], &h[4..6])
+        format!(
+            "https://i.pinimg.com/originals/{}/{}/{}/{h}.{ext}",
+            &h[..2],
+            &h[2..4],
+            &h[4..6]
+        )
     }
 
     fn pin(&mut self, ind: i64) -> Vec<Value> {
@@ -351,7 +778,10 @@ impl Gen<'_> {
             self.description(category)
         };
         let (poster, followers) = if user_error {
-            (placeholder::USER_INFO_ERROR.to_owned(), placeholder::USER_INFO_ERROR.to_owned())
+            (
+                placeholder::USER_INFO_ERROR.to_owned(),
+                placeholder::USER_INFO_ERROR.to_owned(),
+            )
         } else {
             (self.poster(category), self.follower_count())
         };
@@ -414,7 +844,9 @@ impl Gen<'_> {
 
     /// A coordinate with six decimals in `-limit..=limit`.
     fn coordinate(&mut self, limit: i64) -> f64 {
-        let micro = self.rng.random_range(-limit * 1_000_000..=limit * 1_000_000);
+        let micro = self
+            .rng
+            .random_range(-limit * 1_000_000..=limit * 1_000_000);
         // Exact: |micro| < 2^53.
         #[allow(clippy::cast_precision_loss)]
         let value = micro as f64 / 1e6;
@@ -486,22 +918,37 @@ mod tests {
     fn tables_share_ind_and_have_the_original_columns() {
         let [pins, geos, users] = generate(1, DEFAULT_ROWS);
         assert_eq!(pins.rows.len(), DEFAULT_ROWS);
-        for (i, ((p, g), u)) in pins.rows.iter().zip(&geos.rows).zip(&users.rows).enumerate() {
+        for (i, ((p, g), u)) in pins
+            .rows
+            .iter()
+            .zip(&geos.rows)
+            .zip(&users.rows)
+            .enumerate()
+        {
             assert_eq!(p[0], json!(i));
             assert_eq!(g[0], json!(i));
             assert_eq!(u[0], json!(i));
         }
         assert_eq!(pins.columns.len(), 12);
-        assert_eq!(geos.columns, ["ind", "timestamp", "latitude", "longitude", "country"]);
+        assert_eq!(
+            geos.columns,
+            ["ind", "timestamp", "latitude", "longitude", "country"]
+        );
         let ids = strings(&pins, "unique_id");
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
-        assert_eq!(distinct.len(), ids.len(), "unique_id is unique in the table");
+        assert_eq!(
+            distinct.len(),
+            ids.len(),
+            "unique_id is unique in the table"
+        );
     }
 
     #[test]
     fn every_dirty_value_of_data_md_occurs() {
         let [pins, geos, users] = generate(3, DEFAULT_ROWS);
-        let has = |table: &Table, column: &str, value: &str| strings(table, column).iter().any(|v| v == value);
+        let has = |table: &Table, column: &str, value: &str| {
+            strings(table, column).iter().any(|v| v == value)
+        };
         assert!(has(&pins, "title", placeholder::TITLE));
         assert!(has(&pins, "description", placeholder::STORY_DESCRIPTION));
         assert!(has(&pins, "description", placeholder::DESCRIPTION));
@@ -511,21 +958,41 @@ mod tests {
         assert!(has(&pins, "is_image_or_video", placeholder::STORY_MEDIA));
         assert!(has(&pins, "is_image_or_video", "video"));
         assert!(has(&pins, "image_src", placeholder::IMAGE_SRC));
-        assert!(has(&geos, "country", "Antarctica (the territory South of 60 deg S)"));
+        assert!(has(
+            &geos,
+            "country",
+            "Antarctica (the territory South of 60 deg S)"
+        ));
         let followers = strings(&pins, "follower_count");
         assert!(followers.iter().any(|f| f.ends_with('k')), "\"35k\" style");
         assert!(followers.iter().any(|f| f.ends_with('M')), "\"2M\" style");
-        assert!(followers.iter().any(|f| f.bytes().all(|b| b.is_ascii_digit())), "\"848\" style");
+        assert!(
+            followers
+                .iter()
+                .any(|f| f.bytes().all(|b| b.is_ascii_digit())),
+            "\"848\" style"
+        );
         for (table, column) in [(&geos, "timestamp"), (&users, "date_joined")] {
             let values = strings(table, column);
-            assert!(values.iter().any(|t| t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b' '));
+            assert!(
+                values
+                    .iter()
+                    .any(|t| t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b' ')
+            );
             assert!(values.iter().any(|t| t.as_bytes()[4] == b':'));
             assert!(values.iter().any(|t| t.contains('T') && t.ends_with('Z')));
-            assert!(values.iter().any(|t| t.contains('T') && (t.contains('+') || t.rfind('-') > Some(10))));
+            assert!(
+                values
+                    .iter()
+                    .any(|t| t.contains('T') && (t.contains('+') || t.rfind('-') > Some(10)))
+            );
         }
         let category = pins.columns.iter().position(|c| c == "category").unwrap();
-        let categories: std::collections::BTreeSet<_> =
-            pins.rows.iter().map(|r| r[category].as_str().unwrap().to_owned()).collect();
+        let categories: std::collections::BTreeSet<_> = pins
+            .rows
+            .iter()
+            .map(|r| r[category].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(categories.len(), 13);
     }
 
@@ -549,6 +1016,9 @@ mod tests {
         }
         assert!(tables[0].kind == EventType::Pin);
         // Zones can move a date across New Year; the source's years are 2015-2017.
-        assert!(years.iter().all(|y| ("2014".."2019").contains(&y.as_str())), "{years:?}");
+        assert!(
+            years.iter().all(|y| ("2014".."2019").contains(&y.as_str())),
+            "{years:?}"
+        );
     }
 }

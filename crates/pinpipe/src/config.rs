@@ -29,6 +29,9 @@ pub struct Config {
     /// The ingest API (`pinpipe serve`, part of `pinpipe up`).
     #[serde(default)]
     pub serve: pinpipe_ingest::ServeConfig,
+    /// The event emulator (`pinpipe emulate`, `pinpipe up --emulate`).
+    #[serde(default)]
+    pub emulate: pinpipe_emulate::EmulateConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -46,6 +49,7 @@ impl Default for Config {
             clean: CleanConfig::default(),
             log: pinpipe_log::LogConfig::default(),
             serve: pinpipe_ingest::ServeConfig::default(),
+            emulate: pinpipe_emulate::EmulateConfig::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod clean_command;
 mod config;
+mod emulate_command;
 mod log_commands;
 mod serve_command;
 
@@ -56,6 +57,16 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8000, or [serve] listen].
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+
+        /// Also run the emulator against this ingest API (settings from [emulate]), so data
+        /// flows with nothing else running.
+        #[arg(long)]
+        emulate: bool,
+
+        /// The emulator's rate in events per second (0 = as fast as possible) [default: the
+        /// original pacing, one record then a 0–2 s pause].
+        #[arg(long, value_name = "N", requires = "emulate")]
+        emulate_rate: Option<f64>,
     },
     /// Run the ingest API alone (POST /pin/ and friends) over the configured event log.
     Serve {
@@ -71,10 +82,16 @@ enum Command {
     },
     /// Print records of a topic, from an offset.
     Tail(log_commands::TailOptions),
+    /// Send Pinterest-like events to the ingest API, like the course's emulator: at its pace by
+    /// default, or at a rate, in bursts or as fast as possible, with retries and a summary.
+    ///
+    /// Exit code 0 when every event was accepted, 3 when some were rejected or failed, 1 when
+    /// none got through or on a fatal error.
+    Emulate(emulate_command::EmulateOptions),
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
-fn event_type_parser() -> impl TypedValueParser<Value = EventType> {
+pub(crate) fn event_type_parser() -> impl TypedValueParser<Value = EventType> {
     let names = EventType::ALL.map(EventType::as_str);
     clap::builder::PossibleValuesParser::new(names)
         .try_map(|name| name.parse::<EventType>().map_err(|e| e.to_string()))
@@ -113,18 +130,49 @@ fn init_tracing() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = config::Config::load(cli.config.as_deref(), cli.data_dir)?;
     match cli.command {
-        Command::Up { ref listen } | Command::Serve { ref listen } => {
+        Command::Up {
+            ref listen,
+            emulate,
+            emulate_rate,
+        } => {
             if let Some(listen) = listen {
                 config.serve.listen = listen.clone();
             }
-            let banner = matches!(cli.command, Command::Up { .. });
+            let emulate = if emulate {
+                if emulate_rate.is_some() {
+                    config.emulate.rate = emulate_rate;
+                }
+                let pacing = emulate_command::pacing(&config.emulate, None)?;
+                Some(pinpipe_emulate::Plan {
+                    pacing,
+                    count: None,
+                    duration: None,
+                    seed: emulate_command::random_seed(),
+                })
+            } else {
+                None
+            };
             init_tracing();
-            runtime()?.block_on(serve_command::run(
-                &config,
-                &serve_command::Options { banner },
-            ))?;
+            let options = serve_command::Options {
+                banner: true,
+                emulate,
+            };
+            runtime()?.block_on(serve_command::run(&config, &options))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { ref listen } => {
+            if let Some(listen) = listen {
+                config.serve.listen = listen.clone();
+            }
+            init_tracing();
+            let options = serve_command::Options {
+                banner: false,
+                emulate: None,
+            };
+            runtime()?.block_on(serve_command::run(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Emulate(options) => runtime()?.block_on(emulate_command::run(&config, &options)),
         Command::Topics { json } => {
             runtime()?.block_on(log_commands::topics(&config, json))?;
             Ok(ExitCode::SUCCESS)

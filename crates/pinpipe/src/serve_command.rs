@@ -1,5 +1,7 @@
 //! `pinpipe serve` and `pinpipe up`: the ingest API over the event log, until SIGINT/SIGTERM.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use pinpipe_ingest::AppState;
 use pinpipe_log::EventLog;
@@ -10,7 +12,12 @@ use crate::config::Config;
 pub struct Options {
     /// `up` prints a short guide on start.
     pub banner: bool,
+    /// `up --emulate`: run the emulator against this API with this plan.
+    pub emulate: Option<pinpipe_emulate::Plan>,
 }
+
+/// How long a stopping emulator may take to finish its requests in flight before the API stops.
+const EMULATOR_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Opens the log, serves until a shutdown signal, then drains requests in flight, flushes the log
 /// and returns.
@@ -39,10 +46,31 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
         );
         eprintln!("  API docs     http://{address}/docs");
         eprintln!("  event log    {where_log}");
+        if options.emulate.is_some() {
+            eprintln!("  emulator     sending events to http://{address} (see `pinpipe topics`)");
+        }
         eprintln!("  stop with Ctrl-C");
     }
     let state = AppState::new(log.clone(), &config.log, config.serve.clone());
-    pinpipe_ingest::serve(listener, state, shutdown_signal())
+    // On a signal the emulator stops first and finishes its requests, then the API drains: so
+    // the emulator's last events are answered, not cut off.
+    let (emulator_stop, emulator_stopped) = tokio::sync::watch::channel(false);
+    let emulator = match &options.emulate {
+        Some(plan) => Some(spawn_emulator(config, plan.clone(), address, emulator_stopped).await?),
+        None => None,
+    };
+    let api_stop = async move {
+        shutdown_signal().await;
+        let _ = emulator_stop.send(true);
+        if let Some(emulator) = emulator
+            && tokio::time::timeout(EMULATOR_STOP_TIMEOUT, emulator)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the emulator did not stop in time; stopping the API anyway");
+        }
+    };
+    pinpipe_ingest::serve(listener, state, api_stop)
         .await
         .context("the ingest API failed")?;
     tracing::info!("stopped accepting; flushing the event log");
@@ -51,8 +79,39 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads the emulator's source and starts it against `address`; it logs its counts every 10 s
+/// and its summary when `stop` turns true.
+async fn spawn_emulator(
+    config: &Config,
+    plan: pinpipe_emulate::Plan,
+    address: std::net::SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut emulate = config.emulate.clone();
+    emulate.url = format!("http://{address}");
+    let loaded = pinpipe_emulate::load(&emulate, plan.seed)
+        .await
+        .context("cannot load the emulator's source ([emulate] source)")?;
+    tracing::info!(source = %loaded.description, pacing = ?plan.pacing, "emulator sending to {}", emulate.url);
+    Ok(tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let progress = pinpipe_emulate::Progress::Log(Duration::from_secs(10));
+        match pinpipe_emulate::run(&emulate, &loaded, &plan, progress, stopped).await {
+            Ok(summary) => tracing::info!(
+                target: "pinpipe::emulate",
+                "emulator stopped: {} sent · {}",
+                summary.sent,
+                summary.progress_line()
+            ),
+            Err(e) => tracing::error!("the emulator failed: {e}"),
+        }
+    }))
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

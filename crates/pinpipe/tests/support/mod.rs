@@ -74,6 +74,17 @@ impl Server {
 
     /// As [`Server::start`], over the given data dir (to restart on the same log).
     pub fn start_on(work_dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_command(work_dir, data_dir, &["serve"], env)
+    }
+
+    /// `pinpipe --data-dir DATA ARGS --listen ADDR` on a free port (ARGS is `serve`, `up`,
+    /// `up --emulate` …), ready when `/healthz` answers.
+    pub fn start_command(
+        work_dir: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         // A free port is found by binding port 0 and letting it go; another process may take it
         // in between, so a failure to listen is retried on a new port.
         for _attempt in 0..5 {
@@ -82,56 +93,72 @@ impl Server {
                 probe.local_addr().unwrap().port()
             };
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-            let log_path = work_dir.join(format!("server-{port}.log"));
-            let log = std::fs::File::create(&log_path).unwrap();
-            let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
-            command
-                .arg("--data-dir")
-                .arg(data_dir)
-                .args(["serve", "--listen", &addr.to_string()])
-                .current_dir(work_dir);
-            for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
-                command.env_remove(key);
-            }
-            command.env("RUST_LOG", "warn");
-            command.envs(env.iter().copied());
-            let child = command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let mut server = Server {
-                child: Some(child),
-                addr,
-                data_dir: data_dir.to_owned(),
-                work_dir: work_dir.to_owned(),
-                log_path,
-            };
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
-                    let log = server.log_text();
-                    server.child = None;
-                    if log.contains("cannot listen") {
-                        break; // port taken meanwhile: try another one
-                    }
-                    panic!("pinpipe serve exited with {status} before it was ready:\n{log}");
-                }
-                if let Ok(response) = raw_request(addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                    && response.status == 200
-                {
-                    return server;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "pinpipe serve did not answer /healthz within {START_TIMEOUT:?}:\n{}",
-                    server.log_text()
-                );
-                std::thread::sleep(Duration::from_millis(50));
+            if let Some(server) = Server::start_at(work_dir, data_dir, addr, args, env) {
+                return server;
             }
         }
-        panic!("could not find a free port for pinpipe serve");
+        panic!("could not find a free port for pinpipe {args:?}");
+    }
+
+    /// `pinpipe --data-dir DATA ARGS --listen ADDR`, ready when `/healthz` answers; `None` when
+    /// the address was taken.
+    pub fn start_at(
+        work_dir: &Path,
+        data_dir: &Path,
+        addr: SocketAddr,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Option<Server> {
+        let port = addr.port();
+        let log_path = work_dir.join(format!("server-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .args(["--listen", &addr.to_string()])
+            .current_dir(work_dir);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
+            command.env_remove(key);
+        }
+        command.env("RUST_LOG", "warn");
+        command.envs(env.iter().copied());
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut server = Server {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_owned(),
+            work_dir: work_dir.to_owned(),
+            log_path,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
+                let log = server.log_text();
+                server.child = None;
+                if log.contains("cannot listen") {
+                    return None; // port taken meanwhile
+                }
+                panic!("pinpipe {args:?} exited with {status} before it was ready:\n{log}");
+            }
+            if let Ok(response) = raw_request(addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                && response.status == 200
+            {
+                return Some(server);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pinpipe serve did not answer /healthz within {START_TIMEOUT:?}:\n{}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `http://ADDR/PATH`.
