@@ -13,6 +13,7 @@
 //! - reproducibility: the same seed gives the same data set and the same event sequence.
 
 pub mod config;
+mod http;
 pub mod pacing;
 pub mod pyjson;
 pub mod send;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use hyper::StatusCode;
 use pinpipe_model::EventType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reqwest::StatusCode;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::config::{EmulateConfig, Mode};
+use crate::http::{Answer, Connection, Target};
 use crate::pacing::{Pacing, Schedule};
 use crate::sequence::{Event, Sequence};
 use crate::stats::{Outcome, Stats};
@@ -108,53 +109,6 @@ impl Batcher {
     }
 }
 
-/// Everything a request needs, shared by the request tasks.
-pub(crate) struct Target {
-    client: reqwest::Client,
-    urls: [String; 3],
-    content_type: &'static str,
-    token: Option<String>,
-    retries: u32,
-}
-
-impl Target {
-    pub(crate) fn new(config: &EmulateConfig, concurrency: usize) -> Result<Target, String> {
-        let base = config.url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(format!(
-                "--url {:?} is not an http:// URL (for example http://localhost:8000)",
-                config.url
-            ));
-        }
-        let urls = EventType::ALL.map(|kind| match config.mode {
-            Mode::Single => format!("{base}/{}/", kind.as_str()),
-            Mode::Batch => format!("{base}/{}s", kind.as_str()),
-            Mode::Rest => format!(
-                "{base}/topics/{}{}",
-                config.rest_topic_prefix,
-                kind.as_str()
-            ),
-        });
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.timeout_ms.max(1)))
-            .pool_max_idle_per_host(concurrency)
-            .tcp_nodelay(true)
-            .user_agent(concat!("pinpipe-emulate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Target {
-            client,
-            urls,
-            content_type: match config.mode {
-                Mode::Rest => "application/vnd.kafka.json.v2+json",
-                _ => "application/json",
-            },
-            token: config.token.clone(),
-            retries: config.retries,
-        })
-    }
-}
-
 /// Sends per `plan` until it ends or `stop` turns true. Returns whether the run was interrupted.
 pub(crate) async fn drive(
     config: &EmulateConfig,
@@ -168,8 +122,15 @@ pub(crate) async fn drive(
         Pacing::Original => 1,
         _ => config.concurrency.max(1),
     };
-    let target = Arc::new(Target::new(config, concurrency)?);
-    let permits = Arc::new(Semaphore::new(concurrency));
+    let target = Arc::new(Target::new(config)?);
+    // A queue as deep as there are workers: the producer fills it in runs instead of waking for
+    // every job. The schedule, not the queue, decides when a job is due; a queued job's latency
+    // counts from then.
+    let (queue, jobs) = async_channel::bounded::<Job>(concurrency);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| tokio::spawn(worker(jobs.clone(), Arc::clone(&target), Arc::clone(stats))))
+        .collect();
+    drop(jobs);
     let mut sequence = Sequence::new(bodies, kinds, config.order, plan.seed);
     let mut batcher = Batcher {
         mode: config.mode,
@@ -208,7 +169,7 @@ pub(crate) async fn drive(
             };
             generated += 1;
             if let Some(job) = batcher.push(event, due)
-                && !dispatch(job, &target, &permits, stats, &mut stop).await
+                && !dispatch(job, &queue, stats, &mut stop).await
             {
                 interrupted = true;
                 break 'records;
@@ -231,25 +192,28 @@ pub(crate) async fn drive(
     }
     if !interrupted {
         for job in batcher.flush(Instant::now()) {
-            if !dispatch(job, &target, &permits, stats, &mut stop).await {
+            if !dispatch(job, &queue, stats, &mut stop).await {
                 interrupted = true;
                 break;
             }
         }
     }
-    // Every request task holds a permit until it has counted its outcome.
-    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let _ = permits.acquire_many(all).await;
+    // Workers finish the queued jobs (already counted as sent), then end.
+    queue.close();
+    for worker in workers {
+        worker
+            .await
+            .map_err(|e| format!("an emulator worker failed: {e}"))?;
+    }
     Ok(interrupted)
 }
 
-/// Waits until the job is due and a connection slot is free, then starts it. Returns false
-/// (the job not sent, not counted) when `stop` turned true first.
+/// Waits until the job is due and a worker is free, then hands it over. Returns false (the job
+/// not sent, not counted) when `stop` turned true first.
 async fn dispatch(
     job: Job,
-    target: &Arc<Target>,
-    permits: &Arc<Semaphore>,
-    stats: &Arc<Stats>,
+    queue: &async_channel::Sender<Job>,
+    stats: &Stats,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     if job.due > Instant::now() + EARLY_SLACK {
@@ -258,52 +222,44 @@ async fn dispatch(
             _ = stop.wait_for(|s| *s) => return false,
         }
     }
-    let permit = tokio::select! {
-        permit = Arc::clone(permits).acquire_owned() => permit.expect("the semaphore is never closed"),
-        _ = stop.wait_for(|s| *s) => return false,
+    let (kind, events) = (job.kind, job.events);
+    // The common case without a wait: no futures to set up.
+    let job = match queue.try_send(job) {
+        Ok(()) => {
+            stats.sent(kind, events);
+            return true;
+        }
+        Err(async_channel::TrySendError::Full(job)) => job,
+        Err(async_channel::TrySendError::Closed(_)) => return false,
     };
-    stats.sent(job.kind, job.events);
-    tokio::spawn(send(job, Arc::clone(target), Arc::clone(stats), permit));
+    tokio::select! {
+        sent = queue.send(job) => {
+            if sent.is_err() {
+                return false;
+            }
+        }
+        _ = stop.wait_for(|s| *s) => return false,
+    }
+    stats.sent(kind, events);
     true
 }
 
-/// What came back for one attempt.
-enum Answer {
-    Status(StatusCode, Option<Duration>, Bytes),
-    NoAnswer(String),
+/// A worker: takes jobs until the queue is closed and empty, sends each with retries over its
+/// own connection, and counts the outcome.
+async fn worker(jobs: async_channel::Receiver<Job>, target: Arc<Target>, stats: Arc<Stats>) {
+    let mut connection = Connection::default();
+    while let Ok(job) = jobs.recv().await {
+        send(&job, &mut connection, &target, &stats).await;
+    }
 }
 
 /// Sends one request, retrying 408/429/5xx and unanswered requests with backoff, and counts the
 /// outcome.
-async fn send(job: Job, target: Arc<Target>, stats: Arc<Stats>, _permit: OwnedSemaphorePermit) {
-    let url = &target.urls[kind_index(job.kind)];
+async fn send(job: &Job, connection: &mut Connection, target: &Arc<Target>, stats: &Stats) {
     let mut attempt = 0;
     loop {
         stats.request();
-        let mut request = target
-            .client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, target.content_type)
-            .body(job.body.clone());
-        if let Some(token) = &target.token {
-            request = request.bearer_auth(token);
-        }
-        let answer = match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                match response.bytes().await {
-                    Ok(body) => Answer::Status(status, retry_after, body),
-                    Err(e) => Answer::NoAnswer(describe(&e)),
-                }
-            }
-            Err(e) => Answer::NoAnswer(describe(&e)),
-        };
+        let answer = connection.send(target, job.kind, &job.body).await;
         let (outcome, retry_after, why) = match answer {
             Answer::Status(status, _, _) if status.is_success() => {
                 (Some(Outcome::Accepted), None, String::new())
@@ -335,7 +291,11 @@ async fn send(job: Job, target: Arc<Target>, stats: Arc<Stats>, _permit: OwnedSe
                 } else {
                     String::new()
                 };
-                format!("{} {url}: {why}{tries}", job.kind.as_str())
+                format!(
+                    "{} {}: {why}{tries}",
+                    job.kind.as_str(),
+                    target.path(job.kind)
+                )
             });
         }
         stats.finished(job.kind, job.events, outcome, job.due.elapsed());
@@ -372,22 +332,4 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A reqwest error with its causes (connection refused, timed out, …) on one line.
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

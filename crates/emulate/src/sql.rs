@@ -189,7 +189,7 @@ fn to_table<R: Row>(
     );
     let rows = rows
         .iter()
-        .map(|row| convert(row))
+        .map(convert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|detail| SourceError::Database {
             url: url.to_owned(),

@@ -123,7 +123,7 @@ impl Stats {
             .lock()
             .expect("no panics while holding the lock");
         let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
-        let latency_ms = (latency.len() > 0).then(|| Latency {
+        let latency_ms = (!latency.is_empty()).then(|| Latency {
             p50: ms(0.5),
             p90: ms(0.9),
             p99: ms(0.99),

@@ -143,8 +143,8 @@ pub fn pacing(config: &EmulateConfig, burst: Option<Burst>) -> anyhow::Result<Pa
                 "--rate {rate} is not a rate: give events per second, or 0 for as fast as possible"
             )
         }
-        (Some(rate), None) if rate == 0.0 => Ok(Pacing::Max),
-        (Some(rate), Some(_)) if rate == 0.0 => {
+        (Some(0.0), None) => Ok(Pacing::Max),
+        (Some(0.0), Some(_)) => {
             bail!("--burst needs a base rate above 0 (--rate 0 already sends as fast as possible)")
         }
         (Some(rate), burst) => Ok(Pacing::Rate {
