@@ -717,3 +717,131 @@ db.commit()
     let from_jsonl = dry_run(dir.path(), &[&args[..], &["--source", "tables"]].concat());
     assert_eq!(from_jsonl, from_builtin);
 }
+
+/// MariaDB (MySQL protocol) for the SQL source tests; scripts/test starts one.
+fn mysql_url() -> Option<String> {
+    match std::env::var("TEST_MYSQL_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_MYSQL_URL is not set: scripts/test starts MariaDB")
+        }
+        Err(_) => {
+            eprintln!("NOT RUN: set TEST_MYSQL_URL (scripts/test does) to test the MySQL source");
+            None
+        }
+    }
+}
+
+/// `mariadb` (the MySQL client) on the server of `url` (`mysql://user:password@host:port/db`),
+/// with `sql` on stdin; must succeed.
+fn mysql(url: &str, dir: &Path, sql: &str) -> String {
+    let rest = url.strip_prefix("mysql://").unwrap();
+    let (credentials, rest) = rest.split_once('@').unwrap();
+    let (user, password) = credentials.split_once(':').unwrap();
+    let (host_port, _db) = rest.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    let password = format!("-p{password}");
+    let out = pinpipe_free_command(
+        "mariadb",
+        &[
+            "--no-defaults",
+            "-h",
+            host,
+            "-P",
+            port,
+            "-u",
+            user,
+            &password,
+            "--default-character-set=utf8mb4",
+            "-N",
+        ],
+        dir,
+        sql,
+    );
+    assert!(
+        out.status.success(),
+        "mariadb failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn rows_read_from_mysql_are_sent_exactly_as_the_builtin_rows() {
+    let Some(admin) = mysql_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = emulate(
+        dir.path(),
+        &["--export", "tables", "--seed", "27", "--rows", "300"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = format!("emulate_{}", std::process::id());
+    let url = admin
+        .rsplit_once('/')
+        .map(|(base, _)| format!("{base}/{db}"))
+        .unwrap();
+    // The course's tables in MySQL types; rows as INSERTs written by Python from the export.
+    let script = r#"
+import json, sys
+db = sys.argv[1]
+print(f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db} CHARACTER SET utf8mb4; USE {db};")
+print("CREATE TABLE pinterest_data (`index` INT, unique_id VARCHAR(64), title TEXT, description TEXT, "
+      "poster_name TEXT, follower_count VARCHAR(40), tag_list TEXT, is_image_or_video VARCHAR(64), "
+      "image_src TEXT, downloaded INT, save_location TEXT, category VARCHAR(40));")
+print("CREATE TABLE geolocation_data (ind INT, `timestamp` VARCHAR(40), latitude DOUBLE, "
+      "longitude DOUBLE, country VARCHAR(100));")
+print("CREATE TABLE user_data (ind INT, first_name VARCHAR(50), last_name VARCHAR(50), age INT, "
+      "date_joined VARCHAR(40));")
+def literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, str):
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(v)
+for table in ["pinterest_data", "geolocation_data", "user_data"]:
+    rows = [json.loads(line) for line in open(f"tables/{table}.jsonl", encoding="utf-8")]
+    for i in range(0, len(rows), 100):
+        values = ",".join("(" + ",".join(literal(v) for v in r.values()) + ")" for r in rows[i:i+100])
+        print(f"INSERT INTO {table} VALUES {values};")
+"#;
+    let out = pinpipe_free_command("python3", &["-", &db], dir.path(), script);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    mysql(&admin, dir.path(), &text(&out.stdout));
+    assert_eq!(
+        mysql(
+            &admin,
+            dir.path(),
+            &format!("SELECT count(*) FROM {db}.user_data")
+        )
+        .trim(),
+        "300"
+    );
+
+    let args = ["--seed", "27", "--count", "900"];
+    let from_builtin = dry_run(dir.path(), &[&args[..], &["--rows", "300"]].concat());
+    let from_mysql = dry_run(dir.path(), &[&args[..], &["--source", &url]].concat());
+    assert_eq!(from_mysql, from_builtin);
+
+    // MySQL types become the JSON the original sent: DATETIME as str(datetime).
+    mysql(
+        &admin,
+        dir.path(),
+        &format!(
+            "USE {db}; DROP TABLE user_data;
+             CREATE TABLE user_data (ind BIGINT, first_name VARCHAR(20), last_name TEXT,
+               age TINYINT, date_joined DATETIME);
+             INSERT INTO user_data VALUES (2, 'Zoë', NULL, 30, '2016-03-04 05:06:07'),
+                                          (1, 'Ann', 'Lee', 41, '2015-12-31 23:59:59');"
+        ),
+    );
+    let dry = dry_run(
+        dir.path(),
+        &["--source", &url, "--only", "user", "--order", "sequential"],
+    );
+    assert_eq!(
+        dry,
+        "user\t{\"ind\": 1, \"first_name\": \"Ann\", \"last_name\": \"Lee\", \"age\": 41, \"date_joined\": \"2015-12-31 23:59:59\"}\n\
+         user\t{\"ind\": 2, \"first_name\": \"Zo\\u00eb\", \"last_name\": null, \"age\": 30, \"date_joined\": \"2016-03-04 05:06:07\"}\n"
+    );
+    mysql(&admin, dir.path(), &format!("DROP DATABASE {db};"));
+}
