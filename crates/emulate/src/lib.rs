@@ -149,9 +149,9 @@ fn spawn_progress(
                 None => indicatif::ProgressBar::new_spinner(),
             };
             let template = if count.is_some() {
-                "{elapsed_precise} [{bar:30}] {pos}/{len} sent · {msg}"
+                "{elapsed_precise} [{bar:20}] {pos}/{len} · {wide_msg}"
             } else {
-                "{spinner} {elapsed_precise} {pos} sent · {msg}"
+                "{spinner} {elapsed_precise} {pos} sent · {wide_msg}"
             };
             if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));

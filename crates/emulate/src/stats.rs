@@ -243,7 +243,7 @@ impl Summary {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |l| format!("{:.1} ms", l.p99));
         format!(
-            "{} accepted · {} rejected · {} failed · {} retries · {:.0} events/s · p99 {p99}",
+            "{} accepted · {} rejected · {} failed · {} retries · {:.0}/s · p99 {p99}",
             self.accepted, self.rejected, self.failed, self.retried, self.accepted_per_s
         )
     }
