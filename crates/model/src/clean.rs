@@ -64,6 +64,16 @@ pub enum MediaType {
     Video,
 }
 
+impl MediaType {
+    /// `image` or `video`, as the clean record writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "image",
+            MediaType::Video => "video",
+        }
+    }
+}
+
 /// A clean pin; fields in the column order of data.md.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CleanPin<'a> {

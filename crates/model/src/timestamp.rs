@@ -12,6 +12,11 @@ use serde::{Serialize, Serializer};
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
+    /// The instant, in UTC.
+    pub fn as_datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
     /// Parses one of the three formats of data.md, after trimming:
     /// `YYYY-MM-DD HH:MM:SS` and `YYYY:MM:DD HH:MM:SS` (both UTC), and
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, converted to UTC with the fraction truncated.

@@ -32,6 +32,12 @@ pub struct Config {
     /// The event emulator (`pinpipe emulate`, `pinpipe up --emulate`).
     #[serde(default)]
     pub emulate: pinpipe_emulate::EmulateConfig,
+    /// The serving DB (speed layer's output, `pinpipe sql --on serving`).
+    #[serde(default)]
+    pub serving: pinpipe_serving::ServingConfig,
+    /// The speed layer (`pinpipe stream`, part of `pinpipe up`).
+    #[serde(default)]
+    pub stream: pinpipe_stream::StreamConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -50,6 +56,8 @@ impl Default for Config {
             log: pinpipe_log::LogConfig::default(),
             serve: pinpipe_ingest::ServeConfig::default(),
             emulate: pinpipe_emulate::EmulateConfig::default(),
+            serving: pinpipe_serving::ServingConfig::default(),
+            stream: pinpipe_stream::StreamConfig::default(),
         }
     }
 }

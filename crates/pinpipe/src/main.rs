@@ -5,6 +5,8 @@ mod config;
 mod emulate_command;
 mod log_commands;
 mod serve_command;
+mod sql_command;
+mod stream_command;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,8 +53,8 @@ enum Command {
     },
     /// Print the effective configuration as TOML, secrets redacted.
     Config,
-    /// Run the whole pipeline on one machine with the embedded defaults (today: the ingest API
-    /// over the event log). Stops cleanly on Ctrl-C or SIGTERM.
+    /// Run the whole pipeline on one machine with the embedded defaults (today: the ingest API,
+    /// the event log and the speed layer into the serving DB). Stops cleanly on Ctrl-C or SIGTERM.
     Up {
         /// Address to listen on [default: 127.0.0.1:8000, or [serve] listen].
         #[arg(long, value_name = "ADDR")]
@@ -88,6 +90,11 @@ enum Command {
     /// Exit code 0 when every event was accepted, 3 when some were rejected or failed, 1 when
     /// none got through or on a fatal error.
     Emulate(Box<emulate_command::EmulateOptions>),
+    /// Run the speed layer alone: read the event log as a consumer group member, clean, and write
+    /// the serving DB exactly once. Stops cleanly on Ctrl-C or SIGTERM.
+    Stream,
+    /// Run read-only SQL on the serving DB.
+    Sql(sql_command::SqlOptions),
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
@@ -156,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = serve_command::Options {
                 banner: true,
                 emulate,
+                stream: true,
             };
             runtime()?.block_on(serve_command::run(&config, &options))?;
             Ok(ExitCode::SUCCESS)
@@ -168,8 +176,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = serve_command::Options {
                 banner: false,
                 emulate: None,
+                stream: false,
             };
             runtime()?.block_on(serve_command::run(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stream => {
+            init_tracing();
+            runtime()?.block_on(stream_command::run(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sql(options) => {
+            runtime()?.block_on(sql_command::run(&config, &options))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Emulate(options) => {

@@ -14,6 +14,8 @@ pub struct Options {
     pub banner: bool,
     /// `up --emulate`: run the emulator against this API with this plan.
     pub emulate: Option<pinpipe_emulate::Plan>,
+    /// `up`: run the speed layer too.
+    pub stream: bool,
 }
 
 /// How long a stopping emulator may take to finish its requests in flight before the API stops.
@@ -51,6 +53,27 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
         }
         eprintln!("  stop with Ctrl-C");
     }
+    // The speed layer stops last: after the API has drained, it applies what is left in hand.
+    let (stream_stop, stream_stopped) = tokio::sync::watch::channel(false);
+    let stream = if options.stream {
+        let db = crate::stream_command::open_serving(config).await?;
+        if options.banner {
+            eprintln!(
+                "  serving DB   {} (query with `pinpipe sql \"SELECT …\"`)",
+                db.backend_name()
+            );
+        }
+        let (log, log_config, stream_config) =
+            (log.clone(), config.log.clone(), config.stream.clone());
+        Some(tokio::spawn(async move {
+            let result =
+                pinpipe_stream::run(&log, &log_config, &db, &stream_config, stream_stopped).await;
+            db.close().await;
+            result
+        }))
+    } else {
+        None
+    };
     let state = AppState::new(log.clone(), &config.log, config.serve.clone());
     // On a signal the emulator stops first and finishes its requests, then the API drains: so
     // the emulator's last events are answered, not cut off.
@@ -73,6 +96,18 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
     pinpipe_ingest::serve(listener, state, api_stop)
         .await
         .context("the ingest API failed")?;
+    if let Some(stream) = stream {
+        let _ = stream_stop.send(true);
+        match stream.await {
+            Ok(Ok(stats)) => tracing::info!(
+                records = stats.records,
+                batches = stats.batches,
+                "speed layer stopped"
+            ),
+            Ok(Err(e)) => tracing::error!("the speed layer failed: {e}"),
+            Err(e) => tracing::error!("the speed layer panicked: {e}"),
+        }
+    }
     tracing::info!("stopped accepting; flushing the event log");
     log.close().await.context("cannot flush the event log")?;
     tracing::info!("shut down cleanly");

@@ -1,0 +1,415 @@
+//! The speed layer (`pinpipe stream`, part of `pinpipe up`): a consumer-group member of the event
+//! log that cleans `pins`, `geos` and `users` with the shared model crate and writes them, with
+//! the window aggregates, dead letters and its offsets, into the serving DB — one transaction per
+//! micro-batch.
+//!
+//! Exactly-once effect: the serving DB, not the log, holds the offsets that count. They are
+//! written in the same transaction as the rows they produced and read back whenever this member is
+//! given partitions, so a crash at any point replays exactly what was not committed. Offsets move
+//! by compare-and-set, so a member that lost its partitions in a rebalance cannot write them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use pinpipe_log::{CommitOffset, Consumer, EventLog, LogConfig, LogError, Record};
+use pinpipe_model::{CleanRecord, EventType};
+use pinpipe_serving::{
+    Change, DeadLetter, OffsetMove, Origin, ServingDb, ServingError, WindowEvent,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// `[stream]`: the speed layer's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Consumer group in the log (and key of the offsets in the serving DB).
+    pub group: String,
+    /// At most this many records per micro-batch (one transaction).
+    pub max_batch_events: usize,
+    /// A micro-batch waits at most this long for records (the freshness budget's share).
+    pub max_batch_ms: u64,
+    /// Longest pause between retries while the serving DB is down.
+    pub max_retry_backoff_ms: u64,
+    /// How often progress and lag are logged.
+    pub report_interval_secs: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            group: "pinpipe-stream".to_owned(),
+            max_batch_events: 5000,
+            max_batch_ms: 100,
+            max_retry_backoff_ms: 5000,
+            report_interval_secs: 10,
+        }
+    }
+}
+
+/// Why the speed layer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The event log failed in a way retrying does not fix.
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    /// The serving DB failed in a way retrying does not fix.
+    #[error("{0}")]
+    Serving(#[from] ServingError),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StreamStats {
+    /// Records applied (clean rows and dead letters).
+    pub records: u64,
+    /// Of which dead letters.
+    pub dead_letters: u64,
+    /// Transactions committed.
+    pub batches: u64,
+    /// Batches retried because the serving DB failed.
+    pub retries: u64,
+    /// Times the offsets were re-read (rebalances, fencing).
+    pub resyncs: u64,
+}
+
+/// Runs the speed layer until `stop` turns true; the micro-batch in hand is finished first.
+pub async fn run(
+    log: &EventLog,
+    log_config: &LogConfig,
+    db: &ServingDb,
+    config: &StreamConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<StreamStats, StreamError> {
+    let topics = log_config.topic_names();
+    let mut consumer = log.consumer(&config.group, &topics).await?;
+    let mut member = Member {
+        config,
+        topics: topics.map(str::to_owned),
+        db,
+        positions: HashMap::new(),
+        stats: StreamStats::default(),
+    };
+    let result = member.run(log, &mut consumer, &mut stop).await;
+    if let Err(e) = consumer.close().await {
+        tracing::warn!("leaving the consumer group: {e}");
+    }
+    result.map(|()| member.stats)
+}
+
+struct Member<'a> {
+    config: &'a StreamConfig,
+    topics: [String; 3],
+    db: &'a ServingDb,
+    /// Per owned partition: the next offset the serving DB holds (`None`: it holds none yet).
+    positions: HashMap<(String, u32), Option<u64>>,
+    stats: StreamStats,
+}
+
+impl Member<'_> {
+    async fn run(
+        &mut self,
+        log: &EventLog,
+        consumer: &mut Consumer,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), StreamError> {
+        let wait = Duration::from_millis(self.config.max_batch_ms.max(1));
+        let report_every = Duration::from_secs(self.config.report_interval_secs.max(1));
+        let mut last_report = Instant::now();
+        while !*stop.borrow() {
+            let records = tokio::select! {
+                polled = consumer.poll(self.config.max_batch_events.max(1), wait) => polled,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            let records = match records {
+                Ok(records) => records,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!("reading the event log: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
+            if owned.len() != self.positions.len()
+                || owned.iter().any(|p| !self.positions.contains_key(p))
+            {
+                // Partitions came or went: start each owned one where the serving DB says. Records
+                // already polled may be from other positions; they are read again after the seek.
+                self.resync(consumer, &owned, stop).await?;
+                continue;
+            }
+            if records.is_empty() {
+                if last_report.elapsed() >= report_every {
+                    self.report(log).await;
+                    last_report = Instant::now();
+                }
+                continue;
+            }
+            match self.apply(&records, stop).await {
+                Ok(Some(moves)) => {
+                    // The log's own group offsets follow, for tools that read them; the serving
+                    // DB's are the ones that count.
+                    let commits: Vec<CommitOffset> = moves
+                        .iter()
+                        .map(|m| CommitOffset {
+                            topic: m.topic.clone(),
+                            partition: m.partition,
+                            next_offset: m.to,
+                        })
+                        .collect();
+                    if let Err(e) = consumer.commit(&commits).await {
+                        tracing::debug!("committing to the log's group offsets: {e}");
+                    }
+                }
+                Ok(None) => break, // stopped while the DB was down
+                Err(ServingError::Fenced { topic, partition }) => {
+                    tracing::info!(%topic, partition, "offsets moved: another member writes this partition; re-reading");
+                    self.resync(consumer, &owned, stop).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if last_report.elapsed() >= report_every {
+                self.report(log).await;
+                last_report = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the serving DB's offsets for the owned partitions and moves the consumer there.
+    async fn resync(
+        &mut self,
+        consumer: &mut Consumer,
+        owned: &BTreeSet<(String, u32)>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), StreamError> {
+        self.stats.resyncs += 1;
+        let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
+        let stored = loop {
+            match self.db.offsets(&self.config.group).await {
+                Ok(stored) => break stored,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!("reading offsets from the serving DB: {e}; retrying");
+                    if !backoff.wait(stop).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.positions.clear();
+        for (topic, partition) in owned {
+            let next = stored.get(&(topic.clone(), *partition)).copied();
+            consumer.seek(topic, *partition, next.unwrap_or(0))?;
+            self.positions.insert((topic.clone(), *partition), next);
+        }
+        tracing::debug!(
+            partitions = owned.len(),
+            "stream positions from the serving DB"
+        );
+        Ok(())
+    }
+
+    /// Cleans `records` into one change and applies it, retrying while the DB is down. Returns
+    /// the offsets moved, or `None` when stopped before the change could be applied.
+    async fn apply(
+        &mut self,
+        records: &[Record],
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Vec<OffsetMove>>, ServingError> {
+        let change = self.change(records);
+        if change.offsets.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
+        loop {
+            match self.db.apply(&self.config.group, &change).await {
+                Ok(()) => break,
+                Err(e) if e.is_retryable() => {
+                    self.stats.retries += 1;
+                    tracing::warn!("writing to the serving DB: {e}; retrying, offsets unchanged");
+                    if !backoff.wait(stop).await {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for m in &change.offsets {
+            self.positions
+                .insert((m.topic.clone(), m.partition), Some(m.to));
+        }
+        self.stats.batches += 1;
+        self.stats.records += change
+            .offsets
+            .iter()
+            .map(|m| m.to - m.from.unwrap_or(0))
+            .sum::<u64>()
+            .min(records.len() as u64);
+        self.stats.dead_letters += change.dead.len() as u64;
+        Ok(Some(change.offsets))
+    }
+
+    /// The change a batch of records makes: the latest record per key, every pin event for the
+    /// windows, dead letters, and the offsets. Records before a partition's position (already
+    /// applied) are skipped.
+    fn change(&self, records: &[Record]) -> Change {
+        let mut pins: HashMap<String, (pinpipe_model::CleanPin<'static>, Origin)> = HashMap::new();
+        let mut geos: HashMap<i64, (pinpipe_model::CleanGeo<'static>, Origin)> = HashMap::new();
+        let mut users: HashMap<i64, (pinpipe_model::CleanUser<'static>, Origin)> = HashMap::new();
+        let mut change = Change::default();
+        let mut ends: HashMap<(String, u32), u64> = HashMap::new();
+        for record in records {
+            let partition_key = (record.topic.clone(), record.partition);
+            let Some(position) = self.positions.get(&partition_key) else {
+                continue; // not ours (any more)
+            };
+            if record.offset < position.unwrap_or(0) {
+                continue; // applied before
+            }
+            let end = ends.entry(partition_key).or_insert(0);
+            *end = (*end).max(record.offset + 1);
+            let origin = Origin {
+                partition: record.partition,
+                offset: record.offset,
+                received_at: received_at(record.timestamp_ms),
+            };
+            let Some(kind) = self.kind_of(&record.topic) else {
+                continue;
+            };
+            let Some(value) = record.value.as_deref() else {
+                change
+                    .dead
+                    .push(dead(record, origin, "empty record (no value)".to_owned()));
+                continue;
+            };
+            match kind.clean_json(value).map(CleanRecord::into_owned) {
+                Err(reason) => change.dead.push(dead(record, origin, reason.to_string())),
+                Ok(CleanRecord::Pin(pin)) => {
+                    change.windows.push(WindowEvent {
+                        window_start: pinpipe_serving::window_start(origin.received_at),
+                        category: pin.category.as_deref().unwrap_or_default().to_owned(),
+                        unique_id: pin.unique_id.to_string(),
+                        video: pin.media_type == Some(pinpipe_model::clean::MediaType::Video),
+                        image: pin.media_type == Some(pinpipe_model::clean::MediaType::Image),
+                        followers: pin.follower_count.unwrap_or(0),
+                    });
+                    keep_latest(&mut pins, pin.unique_id.to_string(), pin, origin);
+                }
+                Ok(CleanRecord::Geo(geo)) => keep_latest(&mut geos, geo.ind, geo, origin),
+                Ok(CleanRecord::User(user)) => keep_latest(&mut users, user.ind, user, origin),
+            }
+        }
+        change.pins = pins.into_values().collect();
+        change.geos = geos.into_values().collect();
+        change.users = users.into_values().collect();
+        change.offsets = ends
+            .into_iter()
+            .map(|((topic, partition), to)| {
+                let from = self
+                    .positions
+                    .get(&(topic.clone(), partition))
+                    .copied()
+                    .flatten();
+                OffsetMove {
+                    topic,
+                    partition,
+                    from,
+                    to,
+                }
+            })
+            .collect();
+        change
+    }
+
+    fn kind_of(&self, topic: &str) -> Option<EventType> {
+        EventType::ALL
+            .into_iter()
+            .zip(&self.topics)
+            .find(|(_, name)| *name == topic)
+            .map(|(kind, _)| kind)
+    }
+
+    /// Logs progress and the lag (records behind the log's end) of the owned partitions.
+    async fn report(&self, log: &EventLog) {
+        let lag = match log.topics().await {
+            Ok(topics) => topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(move |p| ((t.name.clone(), p.partition), p.end_offset))
+                })
+                .filter_map(|(key, end)| {
+                    self.positions
+                        .get(&key)
+                        .map(|next| end.saturating_sub(next.unwrap_or(0)))
+                })
+                .sum::<u64>(),
+            Err(_) => return,
+        };
+        tracing::info!(
+            target: "pinpipe::stream",
+            records = self.stats.records,
+            dead_letters = self.stats.dead_letters,
+            batches = self.stats.batches,
+            lag,
+            "speed layer"
+        );
+    }
+}
+
+/// Keeps the record received last per key.
+fn keep_latest<K: std::hash::Hash + Eq, R>(
+    map: &mut HashMap<K, (R, Origin)>,
+    key: K,
+    record: R,
+    origin: Origin,
+) {
+    match map.get(&key) {
+        Some((_, held)) if !origin.is_later_than(held) => {}
+        _ => {
+            map.insert(key, (record, origin));
+        }
+    }
+}
+
+fn dead(record: &Record, origin: Origin, reason: String) -> DeadLetter {
+    DeadLetter {
+        topic: record.topic.clone(),
+        origin,
+        reason,
+        raw: record.value.clone(),
+    }
+}
+
+fn received_at(timestamp_ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default()
+}
+
+/// Exponential backoff from 100 ms up to a limit, interrupted by `stop`.
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(max_ms: u64) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(100),
+            max: Duration::from_millis(max_ms.max(100)),
+        }
+    }
+
+    /// Waits; false when `stop` turned true first.
+    async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let pause = self.next;
+        self.next = (self.next * 2).min(self.max);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => true,
+            _ = stop.wait_for(|s| *s) => false,
+        }
+    }
+}
