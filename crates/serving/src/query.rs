@@ -21,7 +21,7 @@ pub struct Rows {
 /// One row's values by each value's type. A macro rather than a generic function: the two
 /// drivers decode different Rust types for the same SQL type.
 macro_rules! values {
-    ($row:expr) => {{
+    ($row:expr, $numeric:expr) => {{
         let row = $row;
         let mut values = Vec::with_capacity(row.len());
         for i in 0..row.len() {
@@ -40,7 +40,9 @@ macro_rules! values {
                 "INT8" | "INTEGER" => json!(row.try_get::<i64, _>(i)?),
                 "FLOAT4" => json!(row.try_get::<f32, _>(i)?),
                 "FLOAT8" | "REAL" => json!(row.try_get::<f64, _>(i)?),
-                "NUMERIC" => json!(row.try_get_unchecked::<String, _>(i).unwrap_or_default()),
+                // SUM and AVG of integers are NUMERIC in PostgreSQL: an integer when whole and
+                // within 64 bits, else a float.
+                "NUMERIC" => $numeric(row, i)?,
                 "TIMESTAMPTZ" => json!(
                     row.try_get::<DateTime<Utc>, _>(i)?
                         .to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -64,6 +66,16 @@ macro_rules! values {
     }};
 }
 
+fn numeric(value: rust_decimal::Decimal) -> Value {
+    use rust_decimal::prelude::ToPrimitive;
+    if value.fract().is_zero()
+        && let Some(int) = value.to_i64()
+    {
+        return json!(int);
+    }
+    value.to_f64().map_or(Value::Null, |f| json!(f))
+}
+
 /// Runs `sql` read-only on the serving DB at `url`.
 pub async fn query(url: &str, sql: &str) -> Result<Rows, ServingError> {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
@@ -73,14 +85,20 @@ pub async fn query(url: &str, sql: &str) -> Result<Rows, ServingError> {
             .execute(&mut conn)
             .await?;
         let rows = sqlx::query(sql).fetch_all(&mut conn).await?;
-        let result = to_rows(&rows, |row| values!(row))?;
+        let decimal = |row: &sqlx::postgres::PgRow, i: usize| {
+            row.try_get::<rust_decimal::Decimal, _>(i).map(numeric)
+        };
+        let result = to_rows(&rows, |row| values!(row, decimal))?;
         let _ = conn.close().await;
         Ok(result)
     } else if url.starts_with("sqlite:") {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.read_only(true);
         let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
         let rows = sqlx::query(sql).fetch_all(&mut conn).await?;
-        let result = to_rows(&rows, |row| values!(row))?;
+        // SQLite reports a value's storage class, never NUMERIC; kept for completeness.
+        let real =
+            |row: &sqlx::sqlite::SqliteRow, i: usize| row.try_get::<f64, _>(i).map(|f| json!(f));
+        let result = to_rows(&rows, |row| values!(row, real))?;
         let _ = conn.close().await;
         Ok(result)
     } else {
