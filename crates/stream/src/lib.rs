@@ -131,6 +131,7 @@ impl Member<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            tracing::trace!(records = records.len(), "polled");
             let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
             if owned.len() != self.positions.len()
                 || owned.iter().any(|p| !self.positions.contains_key(p))
@@ -202,7 +203,14 @@ impl Member<'_> {
         self.positions.clear();
         for (topic, partition) in owned {
             let next = stored.get(&(topic.clone(), *partition)).copied();
-            consumer.seek(topic, *partition, next.unwrap_or(0))?;
+            // The log's group offset follows the serving DB's (committed after it), so the
+            // consumer starts at or before the DB's position and records before it are skipped.
+            // Seek only when they differ (a crash between the two commits, or a new serving DB):
+            // librdkafka may not start fetching a partition sought before its first fetch.
+            let in_log = consumer.committed(topic, *partition).await?;
+            if in_log.unwrap_or(0) != next.unwrap_or(0) {
+                consumer.seek(topic, *partition, next.unwrap_or(0))?;
+            }
             self.positions.insert((topic.clone(), *partition), next);
         }
         tracing::debug!(
