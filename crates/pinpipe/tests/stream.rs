@@ -515,9 +515,9 @@ fn dump(dir: &Path, data: &Path, env: &[(&str, &str)], table: &str, order: &str)
 }
 
 #[test]
-#[ignore = "tansu 0.6.0 spins at 100% CPU and stops answering (even metadata) once two members \
-            of one group rebalance under load here; the test needs a broker that survives it \
-            (`cargo test -- --ignored` with TEST_KAFKA_BROKERS of a real Kafka)"]
+#[ignore = "tansu 0.6.0 went to 100% CPU and stopped answering (metadata included) during this \
+            test here, with no client left; run it with `cargo test -- --ignored` and \
+            TEST_KAFKA_BROKERS of a broker that survives it"]
 fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
     let brokers = match std::env::var("TEST_KAFKA_BROKERS") {
         Ok(brokers) => brokers,
