@@ -122,7 +122,7 @@ impl Member<'_> {
                 polled = consumer.poll(self.config.max_batch_events.max(1), wait) => polled,
                 _ = stop.wait_for(|s| *s) => break,
             };
-            let records = match records {
+            let mut records = match records {
                 Ok(records) => records,
                 Err(e) if e.is_retryable() => {
                     tracing::warn!("reading the event log: {e}; retrying");
@@ -132,14 +132,20 @@ impl Member<'_> {
                 Err(e) => return Err(e.into()),
             };
             tracing::trace!(records = records.len(), "polled");
+            eprintln!(
+                "DEBUG polled {} assignment {:?} positions {:?}",
+                records.len(),
+                consumer.assignment(),
+                self.positions
+            );
             let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
             if owned.len() != self.positions.len()
                 || owned.iter().any(|p| !self.positions.contains_key(p))
             {
                 // Partitions came or went: start each owned one where the serving DB says. Records
-                // already polled may be from other positions; they are read again after the seek.
-                self.resync(consumer, &owned, stop).await?;
-                continue;
+                // polled from a partition that had to be moved are read again after the seek.
+                let sought = self.resync(consumer, &owned, false, stop).await?;
+                records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
             if records.is_empty() {
                 if last_report.elapsed() >= report_every {
@@ -167,7 +173,8 @@ impl Member<'_> {
                 Ok(None) => break, // stopped while the DB was down
                 Err(ServingError::Fenced { topic, partition }) => {
                     tracing::info!(%topic, partition, "offsets moved: another member writes this partition; re-reading");
-                    self.resync(consumer, &owned, stop).await?;
+                    // Everything after the DB's positions is read again.
+                    self.resync(consumer, &owned, true, stop).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -179,13 +186,16 @@ impl Member<'_> {
         Ok(())
     }
 
-    /// Reads the serving DB's offsets for the owned partitions and moves the consumer there.
+    /// Reads the serving DB's offsets for the owned partitions and moves the consumer there (all
+    /// of them with `always`, else those where the log's group offset differs). Returns the
+    /// partitions it moved.
     async fn resync(
         &mut self,
         consumer: &mut Consumer,
         owned: &BTreeSet<(String, u32)>,
+        always: bool,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<(), StreamError> {
+    ) -> Result<BTreeSet<(String, u32)>, StreamError> {
         self.stats.resyncs += 1;
         let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
         let stored = loop {
@@ -194,13 +204,14 @@ impl Member<'_> {
                 Err(e) if e.is_retryable() => {
                     tracing::warn!("reading offsets from the serving DB: {e}; retrying");
                     if !backoff.wait(stop).await {
-                        return Ok(());
+                        return Ok(BTreeSet::new());
                     }
                 }
                 Err(e) => return Err(e.into()),
             }
         };
         self.positions.clear();
+        let mut sought = BTreeSet::new();
         for (topic, partition) in owned {
             let next = stored.get(&(topic.clone(), *partition)).copied();
             // The log's group offset follows the serving DB's (committed after it), so the
@@ -208,16 +219,18 @@ impl Member<'_> {
             // Seek only when they differ (a crash between the two commits, or a new serving DB):
             // librdkafka may not start fetching a partition sought before its first fetch.
             let in_log = consumer.committed(topic, *partition).await?;
-            if in_log.unwrap_or(0) != next.unwrap_or(0) {
+            if always || in_log.unwrap_or(0) != next.unwrap_or(0) {
                 consumer.seek(topic, *partition, next.unwrap_or(0))?;
+                sought.insert((topic.clone(), *partition));
             }
             self.positions.insert((topic.clone(), *partition), next);
         }
         tracing::debug!(
             partitions = owned.len(),
+            sought = sought.len(),
             "stream positions from the serving DB"
         );
-        Ok(())
+        Ok(sought)
     }
 
     /// Cleans `records` into one change and applies it, retrying while the DB is down. Returns
