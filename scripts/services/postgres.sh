@@ -2,7 +2,7 @@
 # PostgreSQL for the tests: a throw-away cluster in a folder, listening on 127.0.0.1 only.
 #
 #   scripts/services/postgres.sh install      # Debian's postgresql when pg_ctl is missing
-#   scripts/services/postgres.sh start DIR    # initdb (trust auth) + start on 127.0.0.1:$PG_PORT
+#   scripts/services/postgres.sh start DIR    # initdb (trust auth, once) + start on 127.0.0.1:$PG_PORT
 #   scripts/services/postgres.sh stop DIR     # fast shutdown
 #   scripts/services/postgres.sh url          # postgres://postgres@127.0.0.1:$PG_PORT/postgres
 #
@@ -64,8 +64,11 @@ cmd_start() {
     while [ "$parent" != / ]; do chmod o+x "$parent" 2>/dev/null || true; parent=$(dirname "$parent"); done
     chown postgres "$dir"
   fi
-  as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
-    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  # A second start of the same DIR restarts the same cluster (its data kept).
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  fi
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t "$START_TIMEOUT_SECS" \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $dir -c max_connections=200" start >/dev/null \
     || { cat "$dir/postgres.log" >&2; die "PostgreSQL did not start (see above)"; }

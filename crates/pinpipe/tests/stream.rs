@@ -615,3 +615,124 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
         assert!(two == one, "{table}: two members wrote other rows than one");
     }
 }
+
+/// A PostgreSQL cluster of this test's own (scripts/services/postgres.sh), stopped when dropped.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn script(&self, action: &str) {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/postgres.sh");
+        let out = Command::new(script)
+            .args([action, self.dir.path().join("pg").to_str().unwrap()])
+            .env("PG_PORT", self.port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postgres.sh {action}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/postgres.sh");
+        let _ = Command::new(script)
+            .args(["stop", self.dir.path().join("pg").to_str().unwrap()])
+            .env("PG_PORT", self.port.to_string())
+            .output();
+    }
+}
+
+#[test]
+fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
+    // Needs PostgreSQL installed (scripts/test installs it); this test runs a cluster of its own
+    // so that stopping it does not disturb the others.
+    if postgres_database("outage_probe").is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pg = OwnPostgres {
+        dir: tempfile::tempdir().unwrap(),
+        port,
+    };
+    pg.script("start");
+    let url = pg.url();
+    let env = [("PINPIPE_SERVING__URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_on(dir.path(), &data, &[]);
+    let target = server.url("");
+    let mut stream = Stream::start(dir.path(), &data, &env);
+    let send = |seed: &str| {
+        let out = pinpipe(
+            dir.path(),
+            &[
+                "emulate", "--url", &target, "--count", "600", "--rate", "0", "--seed", seed,
+                "--json",
+            ],
+            &[],
+            "",
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["accepted"], 600, "{summary}");
+    };
+    send("1");
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &env,
+        "pinpipe-stream",
+        Duration::from_secs(60),
+    );
+
+    pg.script("stop");
+    send("2"); // ingest does not depend on the serving DB
+    // Longer than the pool's 10 s wait for a connection: the writes fail and are retried.
+    std::thread::sleep(Duration::from_secs(13));
+    assert!(
+        stream.child.try_wait().unwrap().is_none(),
+        "the speed layer must wait, not exit"
+    );
+    pg.script("start");
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &env,
+        "pinpipe-stream",
+        Duration::from_secs(90),
+    );
+    assert!(stream.sigterm().success());
+    let log = std::fs::read_to_string(dir.path().join("stream.log")).unwrap();
+    assert!(log.contains("retrying"), "the outage was noticed: {log}");
+    let [pins, geos, users] = serving_tables(dir.path(), &data, &env);
+    assert_eq!(
+        pins,
+        set(cleaned(dir.path(), &data, "pins", "pin", true)),
+        "pins"
+    );
+    assert_eq!(
+        geos,
+        set(cleaned(dir.path(), &data, "geos", "geo", true)),
+        "geos"
+    );
+    assert_eq!(
+        users,
+        set(cleaned(dir.path(), &data, "users", "user", true)),
+        "users"
+    );
+}

@@ -132,12 +132,6 @@ impl Member<'_> {
                 Err(e) => return Err(e.into()),
             };
             tracing::trace!(records = records.len(), "polled");
-            eprintln!(
-                "DEBUG polled {} assignment {:?} positions {:?}",
-                records.len(),
-                consumer.assignment(),
-                self.positions
-            );
             let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
             if owned.len() != self.positions.len()
                 || owned.iter().any(|p| !self.positions.contains_key(p))
