@@ -1,5 +1,10 @@
 //! Running the `pinpipe` binary as a user would, for the black-box tests.
 
+#[allow(dead_code)]
+pub mod emulator;
+#[allow(dead_code)]
+pub mod serving;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

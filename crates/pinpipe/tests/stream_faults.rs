@@ -1,0 +1,197 @@
+//! The speed layer under faults of the parts around it: the serving DB going away, and (with a
+//! broker that survives it) a consumer-group rebalance between two `pinpipe stream` processes.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::serving::{
+    OwnPostgres, Stream, cleaned, dump, postgres_database, serving_tables, set, wait_caught_up,
+};
+use support::{Server, pinpipe, text};
+
+#[test]
+fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
+    // Needs PostgreSQL installed (scripts/test installs it); this test runs a cluster of its own
+    // so that stopping it does not disturb the others.
+    if postgres_database("outage_probe").is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pg = OwnPostgres {
+        dir: tempfile::tempdir().unwrap(),
+        port,
+    };
+    pg.script("start");
+    let url = pg.url();
+    let env = [("PINPIPE_SERVING__URL", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_on(dir.path(), &data, &[]);
+    let target = server.url("");
+    let mut stream = Stream::start(dir.path(), &data, &env);
+    let send = |seed: &str| {
+        let out = pinpipe(
+            dir.path(),
+            &[
+                "emulate", "--url", &target, "--count", "600", "--rate", "0", "--seed", seed,
+                "--json",
+            ],
+            &[],
+            "",
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["accepted"], 600, "{summary}");
+    };
+    send("1");
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &env,
+        "pinpipe-stream",
+        Duration::from_secs(60),
+    );
+
+    pg.script("stop");
+    send("2"); // ingest does not depend on the serving DB
+    // Longer than the pool's 10 s wait for a connection: the writes fail and are retried.
+    std::thread::sleep(Duration::from_secs(13));
+    assert!(
+        stream.child.try_wait().unwrap().is_none(),
+        "the speed layer must wait, not exit"
+    );
+    pg.script("start");
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &env,
+        "pinpipe-stream",
+        Duration::from_secs(90),
+    );
+    assert!(stream.sigterm().success());
+    let log = std::fs::read_to_string(dir.path().join("stream.log")).unwrap();
+    assert!(log.contains("retrying"), "the outage was noticed: {log}");
+    let [pins, geos, users] = serving_tables(dir.path(), &data, &env);
+    assert_eq!(
+        pins,
+        set(cleaned(dir.path(), &data, "pins", "pin", true)),
+        "pins"
+    );
+    assert_eq!(
+        geos,
+        set(cleaned(dir.path(), &data, "geos", "geo", true)),
+        "geos"
+    );
+    assert_eq!(
+        users,
+        set(cleaned(dir.path(), &data, "users", "user", true)),
+        "users"
+    );
+}
+
+#[test]
+#[ignore = "tansu 0.6.0 went to 100% CPU and stopped answering (metadata included) during this \
+            test here, with no client left; run it with `cargo test -- --ignored` and \
+            TEST_KAFKA_BROKERS of a broker that survives it"]
+fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
+    let brokers = match std::env::var("TEST_KAFKA_BROKERS") {
+        Ok(brokers) => brokers,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_KAFKA_BROKERS is not set: scripts/test starts tansu")
+        }
+        Err(_) => {
+            eprintln!("NOT RUN: set TEST_KAFKA_BROKERS (scripts/test does)");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = format!("s{}", std::process::id());
+    // Fresh topics for this run. One record per produce request: tansu 0.6.0 stops serving a
+    // consumer whose position falls inside a multi-record batch (seen here; Kafka does not).
+    std::fs::write(
+        dir.path().join("pinpipe.toml"),
+        format!(
+            "[log]\nurl = \"kafka://{brokers}\"\npins_topic = \"{run}-pins\"\ngeos_topic = \"{run}-geos\"\nusers_topic = \"{run}-users\"\n\
+             [log.kafka.properties]\n\"batch.num.messages\" = \"1\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start_on(dir.path(), &data, &[]);
+    let out = pinpipe(
+        dir.path(),
+        &[
+            "emulate",
+            "--url",
+            &server.url(""),
+            "--count",
+            "20000",
+            "--rate",
+            "0",
+            "--mode",
+            "batch",
+            "--batch-size",
+            "250",
+            "--seed",
+            "23",
+            "--json",
+        ],
+        &[],
+        "",
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["accepted"],
+        20_000,
+        "{summary} {}",
+        text(&out.stderr)
+    );
+
+    let two_db = format!("sqlite:{}", dir.path().join("two.db").display());
+    let one_db = format!("sqlite:{}", dir.path().join("one.db").display());
+    let two_env = [
+        ("PINPIPE_SERVING__URL", two_db.as_str()),
+        ("PINPIPE_STREAM__GROUP", "two"),
+    ];
+    let one_env = [
+        ("PINPIPE_SERVING__URL", one_db.as_str()),
+        ("PINPIPE_STREAM__GROUP", "one"),
+    ];
+    let mut first = Stream::start_logging(dir.path(), &data, &two_env, "first.log");
+    // The second member joins while the first is at work: a rebalance mid-stream.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut second = Stream::start_logging(dir.path(), &data, &two_env, "second.log");
+    let mut alone = Stream::start_logging(dir.path(), &data, &one_env, "alone.log");
+    wait_caught_up(dir.path(), &data, &two_env, "two", Duration::from_secs(240));
+    wait_caught_up(dir.path(), &data, &one_env, "one", Duration::from_secs(240));
+    for stream in [&mut first, &mut second, &mut alone] {
+        assert!(stream.sigterm().success());
+    }
+    // Both members of the group did some of the work.
+    for log in ["first.log", "second.log"] {
+        let text = std::fs::read_to_string(dir.path().join(log)).unwrap();
+        let stopped = text
+            .lines()
+            .find(|l| l.contains("speed layer stopped"))
+            .unwrap_or_else(|| panic!("{log}: {text}"));
+        assert!(!stopped.contains("records=0 "), "{log}: {stopped}");
+    }
+    for (table, order) in [
+        ("pins", "unique_id"),
+        ("geos", "ind"),
+        ("users", "ind"),
+        ("pin_windows", "window_start, category"),
+        ("pin_window_keys", "window_start, category, unique_id"),
+        ("dead_letter", "topic, log_partition, log_offset"),
+    ] {
+        let two = dump(dir.path(), &data, &two_env, table, order);
+        let one = dump(dir.path(), &data, &one_env, table, order);
+        assert_eq!(two.len(), one.len(), "{table}");
+        assert!(two == one, "{table}: two members wrote other rows than one");
+    }
+}

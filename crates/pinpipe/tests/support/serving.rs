@@ -1,0 +1,358 @@
+//! The speed layer from the tests: `pinpipe stream` processes, the serving DB read with
+//! `pinpipe sql`, and what `pinpipe clean` makes of the same log.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{log_cli, pinpipe, record_counts, text};
+
+/// A `pinpipe stream` process; SIGKILLed when dropped.
+pub struct Stream {
+    pub child: Child,
+}
+
+impl Stream {
+    pub fn start(work_dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Stream {
+        Stream::start_logging(work_dir, data_dir, env, "stream.log")
+    }
+
+    /// As `start`, with stderr appended to `work_dir/LOG`.
+    pub fn start_logging(
+        work_dir: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: &str,
+    ) -> Stream {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(work_dir.join(log))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("stream")
+            .current_dir(work_dir);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
+            command.env_remove(key);
+        }
+        command.env("RUST_LOG", "info").envs(env.iter().copied());
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Stream { child }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "stream did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `pinpipe sql --format jsonl SQL` with `env`, parsed.
+pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Value> {
+    let data = data.to_str().unwrap();
+    let out = pinpipe(
+        dir,
+        &["--data-dir", data, "sql", "--format", "jsonl", query],
+        env,
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "pinpipe sql {query:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until the serving DB's offsets cover every record in the log.
+pub fn wait_caught_up(
+    dir: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+    group: &str,
+    timeout: Duration,
+) {
+    let total: u64 = record_counts(dir, data).values().sum();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let done = sql(
+            dir,
+            data,
+            env,
+            &format!(
+                "SELECT COALESCE(SUM(next_offset), 0) AS n FROM stream_offsets WHERE consumer_group = '{group}'"
+            ),
+        );
+        let applied = done
+            .first()
+            .and_then(|r| {
+                r["n"]
+                    .as_u64()
+                    .or_else(|| r["n"].as_str().and_then(|s| s.parse().ok()))
+            })
+            .unwrap_or(0);
+        if applied >= total {
+            assert_eq!(applied, total, "offsets beyond the log");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the speed layer applied {applied} of {total} records in {timeout:?}:\n{}",
+            std::fs::read_to_string(dir.join("stream.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `pinpipe tail --topic T --format value | pinpipe clean --type K [--dedup]`, parsed.
+pub fn cleaned(dir: &Path, data: &Path, topic: &str, kind: &str, dedup: bool) -> Vec<Value> {
+    let values = log_cli(dir, data, &["tail", "--topic", topic, "--format", "value"]);
+    let mut args = vec!["clean", "--type", kind];
+    if dedup {
+        args.push("--dedup");
+    }
+    let out = pinpipe(dir, &args, &[], &text(&values.stdout));
+    assert!(out.status.success(), "clean: {}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Rows as a set of their JSON texts (order-free comparison with readable diffs).
+pub fn set(rows: impl IntoIterator<Item = Value>) -> BTreeSet<String> {
+    rows.into_iter().map(|r| r.to_string()).collect()
+}
+
+/// The serving DB's clean tables in `pinpipe clean`'s shape.
+pub fn serving_tables(dir: &Path, data: &Path, env: &[(&str, &str)]) -> [BTreeSet<String>; 3] {
+    let pins = sql(
+        dir,
+        data,
+        env,
+        "SELECT ind, unique_id, title, description, poster_name, follower_count, tag_list, media_type, \
+         image_src, downloaded, save_location, category FROM pins",
+    )
+    .into_iter()
+    .map(|mut r| {
+        // SQLite keeps the tag list as JSON text and booleans as 0/1.
+        if let Value::String(tags) = &r["tag_list"] {
+            r["tag_list"] = serde_json::from_str(tags).unwrap();
+        }
+        if let Some(n) = r["downloaded"].as_i64() {
+            r["downloaded"] = json!(n != 0);
+        }
+        json!({
+            "ind": r["ind"], "unique_id": r["unique_id"], "title": r["title"],
+            "description": r["description"], "poster_name": r["poster_name"],
+            "follower_count": r["follower_count"], "tag_list": r["tag_list"],
+            "media_type": r["media_type"], "image_src": r["image_src"],
+            "downloaded": r["downloaded"], "save_location": r["save_location"],
+            "category": r["category"],
+        })
+    });
+    let geos = sql(
+        dir,
+        data,
+        env,
+        "SELECT ind, country, latitude, longitude, \"timestamp\" FROM geos",
+    )
+    .into_iter()
+    .map(|r| {
+        let coordinates = if r["latitude"].is_null() {
+            Value::Null
+        } else {
+            json!([r["latitude"], r["longitude"]])
+        };
+        json!({"ind": r["ind"], "country": r["country"], "coordinates": coordinates, "timestamp": r["timestamp"]})
+    });
+    let users = sql(
+        dir,
+        data,
+        env,
+        "SELECT ind, user_name, age, date_joined FROM users",
+    );
+    [set(pins), set(geos), set(users.into_iter().map(|r| {
+        json!({"ind": r["ind"], "user_name": r["user_name"], "age": r["age"], "date_joined": r["date_joined"]})
+    }))]
+}
+
+/// The window aggregates the log implies: every clean pin event by receive minute and category.
+pub fn expected_windows(dir: &Path, data: &Path) -> BTreeMap<(String, String), [i64; 5]> {
+    let records = log_cli(dir, data, &["tail", "--topic", "pins", "--format", "json"]);
+    let records: Vec<Value> = text(&records.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let clean = cleaned(dir, data, "pins", "pin", false);
+    assert_eq!(records.len(), clean.len(), "every generated pin cleans");
+    let mut windows: BTreeMap<(String, String), [i64; 5]> = BTreeMap::new();
+    let mut keys: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (record, pin) in records.iter().zip(&clean) {
+        let received = record["timestamp"].as_str().unwrap();
+        let minute = format!("{}:00Z", &received[..16]);
+        let category = pin["category"].as_str().unwrap_or("").to_owned();
+        let w = windows
+            .entry((minute.clone(), category.clone()))
+            .or_default();
+        w[0] += 1;
+        w[2] += i64::from(pin["media_type"] == "video");
+        w[3] += i64::from(pin["media_type"] == "image");
+        w[4] += pin["follower_count"].as_i64().unwrap_or(0);
+        keys.entry((minute, category))
+            .or_default()
+            .insert(pin["unique_id"].as_str().unwrap().to_owned());
+    }
+    for (key, ids) in keys {
+        windows.get_mut(&key).unwrap()[1] = ids.len() as i64;
+    }
+    windows
+}
+
+pub fn serving_windows(
+    dir: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+) -> BTreeMap<(String, String), [i64; 5]> {
+    sql(
+        dir,
+        data,
+        env,
+        "SELECT window_start, category, events, distinct_pins, videos, images, total_followers FROM pin_windows",
+    )
+    .into_iter()
+    .map(|r| {
+        let n = |k: &str| r[k].as_i64().unwrap();
+        (
+            (r["window_start"].as_str().unwrap().to_owned(), r["category"].as_str().unwrap().to_owned()),
+            [n("events"), n("distinct_pins"), n("videos"), n("images"), n("total_followers")],
+        )
+    })
+    .collect()
+}
+
+/// A fresh PostgreSQL database for one test, or `None` (reported) when no server is configured.
+pub fn postgres_database(name: &str) -> Option<String> {
+    let admin = match std::env::var("TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TEST_POSTGRES_URL is not set: scripts/test starts PostgreSQL")
+        }
+        Err(_) => {
+            eprintln!("NOT RUN: set TEST_POSTGRES_URL (scripts/test does)");
+            return None;
+        }
+    };
+    let db = format!("{name}_{}", std::process::id());
+    let out = Command::new("psql")
+        .args([
+            &admin,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS {db}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = Command::new("psql")
+        .args([
+            &admin,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {db}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Some(
+        admin
+            .rsplit_once('/')
+            .map(|(base, _)| format!("{base}/{db}"))
+            .unwrap(),
+    )
+}
+
+/// A whole table, ordered, as JSON lines (for comparing two serving DBs).
+pub fn dump(dir: &Path, data: &Path, env: &[(&str, &str)], table: &str, order: &str) -> Vec<Value> {
+    sql(
+        dir,
+        data,
+        env,
+        &format!("SELECT * FROM {table} ORDER BY {order}"),
+    )
+}
+
+/// A PostgreSQL cluster of this test's own (scripts/services/postgres.sh), stopped when dropped.
+pub struct OwnPostgres {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl OwnPostgres {
+    pub fn script(&self, action: &str) {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/postgres.sh");
+        let out = Command::new(script)
+            .args([action, self.dir.path().join("pg").to_str().unwrap()])
+            .env("PG_PORT", self.port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postgres.sh {action}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services/postgres.sh");
+        let _ = Command::new(script)
+            .args(["stop", self.dir.path().join("pg").to_str().unwrap()])
+            .env("PG_PORT", self.port.to_string())
+            .output();
+    }
+}
