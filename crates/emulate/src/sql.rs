@@ -94,63 +94,39 @@ pub async fn load(url: &str, kinds: &[EventType]) -> Result<Vec<Table>, SourceEr
         url: redacted.clone(),
         detail: format!("cannot connect: {e}"),
     };
-    let mut tables = Vec::new();
-    if url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .map_err(connect_error)?;
-        for &kind in kinds {
-            // Safe: the table and column names are constants of this crate.
-            let sql = format!(
-                "SELECT * FROM {} ORDER BY \"{}\"",
-                table_name(kind),
-                key_column(kind)
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut conn)
-                .await;
-            tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
-        }
-        let _ = conn.close().await;
+    // Reads every table over one connection; `$quote` quotes the ordering column. The table
+    // and column names are constants of this crate, so the statements are safe to format.
+    macro_rules! read_tables {
+        ($conn:expr, $quote:literal) => {{
+            let mut conn = $conn.map_err(connect_error)?;
+            let mut tables = Vec::new();
+            for &kind in kinds {
+                let sql = format!(
+                    "SELECT * FROM {} ORDER BY {q}{}{q}",
+                    table_name(kind),
+                    key_column(kind),
+                    q = $quote
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut conn)
+                    .await;
+                tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
+            }
+            let _ = conn.close().await;
+            tables
+        }};
+    }
+    let tables = if url.starts_with("postgres") {
+        read_tables!(sqlx::PgConnection::connect(url).await, "\"")
     } else if url.starts_with("mysql") || url.starts_with("mariadb") {
         let url = url.replacen("mariadb://", "mysql://", 1);
-        let mut conn = sqlx::MySqlConnection::connect(&url)
-            .await
-            .map_err(connect_error)?;
-        for &kind in kinds {
-            // Safe: the table and column names are constants of this crate.
-            let sql = format!(
-                "SELECT * FROM {} ORDER BY `{}`",
-                table_name(kind),
-                key_column(kind)
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut conn)
-                .await;
-            tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
-        }
-        let _ = conn.close().await;
+        read_tables!(sqlx::MySqlConnection::connect(&url).await, "`")
     } else {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
             .map_err(connect_error)?
             .read_only(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&options)
-            .await
-            .map_err(connect_error)?;
-        for &kind in kinds {
-            // Safe: the table and column names are constants of this crate.
-            let sql = format!(
-                "SELECT * FROM {} ORDER BY \"{}\"",
-                table_name(kind),
-                key_column(kind)
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut conn)
-                .await;
-            tables.push(to_table(kind, &redacted, rows, |row| row_values!(row))?);
-        }
-        let _ = conn.close().await;
-    }
+        read_tables!(sqlx::SqliteConnection::connect_with(&options).await, "\"")
+    };
     Ok(tables)
 }
 

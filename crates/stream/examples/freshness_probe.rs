@@ -33,49 +33,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interval = Duration::from_millis(interval.parse()?);
     let run = std::process::id();
     let mut latencies = Vec::with_capacity(probes);
-    let visible = |sql: &str| sql.to_owned();
-    let query = visible("SELECT count(*) FROM pins WHERE unique_id = ");
-    if url.starts_with("postgres") {
-        let mut db = sqlx::PgConnection::connect(url).await?;
-        for i in 0..probes {
-            let id = format!("probe-{run}-{i}");
-            let body = format!(r#"{{"index": 1, "unique_id": "{id}", "category": "probe"}}"#);
-            assert_eq!(post(addr, &body)?, 200, "the probe's POST was not accepted");
-            let acked = Instant::now();
-            loop {
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("{query}$1")))
-                    .bind(&id)
-                    .fetch_one(&mut db)
-                    .await?;
-                if n > 0 {
-                    break;
+    let query = "SELECT count(*) FROM pins WHERE unique_id = ";
+    // Posts each probe, then polls until its row is there; `$mark` is the backend's placeholder.
+    macro_rules! probe {
+        ($db:expr, $mark:literal) => {{
+            let mut db = $db;
+            for i in 0..probes {
+                let id = format!("probe-{run}-{i}");
+                let body = format!(r#"{{"index": 1, "unique_id": "{id}", "category": "probe"}}"#);
+                assert_eq!(post(addr, &body)?, 200, "the probe's POST was not accepted");
+                let acked = Instant::now();
+                loop {
+                    let (n,): (i64,) =
+                        sqlx::query_as(sqlx::AssertSqlSafe(format!("{query}{}", $mark)))
+                            .bind(&id)
+                            .fetch_one(&mut db)
+                            .await?;
+                    if n > 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                latencies.push(acked.elapsed());
+                tokio::time::sleep(interval).await;
             }
-            latencies.push(acked.elapsed());
-            tokio::time::sleep(interval).await;
-        }
+        }};
+    }
+    if url.starts_with("postgres") {
+        probe!(sqlx::PgConnection::connect(url).await?, "$1");
     } else {
         let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
-        let mut db = sqlx::SqliteConnection::connect_with(&options.read_only(true)).await?;
-        for i in 0..probes {
-            let id = format!("probe-{run}-{i}");
-            let body = format!(r#"{{"index": 1, "unique_id": "{id}", "category": "probe"}}"#);
-            assert_eq!(post(addr, &body)?, 200, "the probe's POST was not accepted");
-            let acked = Instant::now();
-            loop {
-                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("{query}?")))
-                    .bind(&id)
-                    .fetch_one(&mut db)
-                    .await?;
-                if n > 0 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            latencies.push(acked.elapsed());
-            tokio::time::sleep(interval).await;
-        }
+        probe!(
+            sqlx::SqliteConnection::connect_with(&options.read_only(true)).await?,
+            "?"
+        );
     }
     latencies.sort();
     let ms = |q: f64| {
