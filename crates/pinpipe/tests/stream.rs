@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::serving::{
-    Stream, cleaned, expected_windows, postgres_database, serving_tables, serving_windows, set,
-    sql, wait_caught_up,
+    Stream, assert_serving_equals_clean_dedup, expected_windows, postgres_database,
+    serving_windows, sql, wait_caught_up,
 };
 use support::{Server, pinpipe, text};
 
@@ -80,23 +80,8 @@ fn crash_test(serving_url: Option<&str>) {
     );
     assert!(stream.sigterm().success());
 
-    let [pins, geos, users] = serving_tables(dir.path(), &data, &env);
-    assert_eq!(
-        pins,
-        set(cleaned(dir.path(), &data, "pins", "pin", true)),
-        "pins"
-    );
-    assert_eq!(
-        geos,
-        set(cleaned(dir.path(), &data, "geos", "geo", true)),
-        "geos"
-    );
-    assert_eq!(
-        users,
-        set(cleaned(dir.path(), &data, "users", "user", true)),
-        "users"
-    );
-    assert!(pins.len() > 10_000, "{} pins", pins.len());
+    let pins = assert_serving_equals_clean_dedup(dir.path(), &data, &env);
+    assert!(pins > 10_000, "{pins} pins");
     let dead = sql(
         dir.path(),
         &data,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::serving::{
-    OwnPostgres, Stream, cleaned, dump, postgres_database, serving_tables, set, wait_caught_up,
+    OwnPostgres, Stream, assert_serving_equals_clean_dedup, dump, postgres_database, wait_caught_up,
 };
 use support::{Server, pinpipe, text};
 
@@ -76,22 +76,7 @@ fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
     assert!(stream.sigterm().success());
     let log = std::fs::read_to_string(dir.path().join("stream.log")).unwrap();
     assert!(log.contains("retrying"), "the outage was noticed: {log}");
-    let [pins, geos, users] = serving_tables(dir.path(), &data, &env);
-    assert_eq!(
-        pins,
-        set(cleaned(dir.path(), &data, "pins", "pin", true)),
-        "pins"
-    );
-    assert_eq!(
-        geos,
-        set(cleaned(dir.path(), &data, "geos", "geo", true)),
-        "geos"
-    );
-    assert_eq!(
-        users,
-        set(cleaned(dir.path(), &data, "users", "user", true)),
-        "users"
-    );
+    assert_serving_equals_clean_dedup(dir.path(), &data, &env);
 }
 
 #[test]

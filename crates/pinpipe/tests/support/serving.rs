@@ -356,3 +356,17 @@ impl Drop for OwnPostgres {
             .output();
     }
 }
+
+/// Asserts that the serving DB's `pins`, `geos` and `users` equal `pinpipe clean --dedup` of the
+/// log, all columns; returns the number of pins.
+pub fn assert_serving_equals_clean_dedup(dir: &Path, data: &Path, env: &[(&str, &str)]) -> usize {
+    let [pins, geos, users] = serving_tables(dir, data, env);
+    assert_eq!(pins, set(cleaned(dir, data, "pins", "pin", true)), "pins");
+    assert_eq!(geos, set(cleaned(dir, data, "geos", "geo", true)), "geos");
+    assert_eq!(
+        users,
+        set(cleaned(dir, data, "users", "user", true)),
+        "users"
+    );
+    pins.len()
+}
