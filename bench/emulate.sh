@@ -32,14 +32,8 @@ cargo build --release --locked -q -p pinpipe-ingest --example noop_server
 BIN=$CARGO_TARGET_DIR/release/pinpipe
 NOOP=$CARGO_TARGET_DIR/release/examples/noop_server
 
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # The emulator's own pins (seed 7) for wrk: the same bodies both ways.
 "$BIN" emulate --export "$WORK/tables" --seed 7 > /dev/null 2>&1

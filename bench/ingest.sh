@@ -34,14 +34,8 @@ BIN=$CARGO_TARGET_DIR/release/pinpipe
 NOOP=$CARGO_TARGET_DIR/release/examples/noop_server
 LOGBENCH=$CARGO_TARGET_DIR/release/examples/log_bench
 
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # Realistic pins from the seeded generator, keeping those ingest accepts (the generator also
 # writes dirty events, which /pins would refuse as a whole): PINS_FILE for single events,

@@ -35,14 +35,8 @@ scripts/services/postgres.sh install >/dev/null
 PG_PORT=55442 scripts/services/postgres.sh start "$WORK/pg" >/dev/null
 PG_ADMIN=postgres://postgres@127.0.0.1:55442/postgres
 
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 applied() { # applied DATADIR -> records the serving DB's offsets cover
   "$BIN" --data-dir "$1" sql --format csv "SELECT COALESCE(SUM(next_offset), 0) FROM stream_offsets" 2>/dev/null | tail -1

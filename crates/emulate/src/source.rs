@@ -67,7 +67,7 @@ pub async fn load(source: &Source, seed: u64, kinds: &[EventType]) -> Result<Loa
             for table in sql::load(url, kinds).await? {
                 lists[kind_index(table.kind)] = table.bodies();
             }
-            redacted_url(url)
+            sql::redact(url)
         }
         Source::Jsonl(path) if path.is_dir() => {
             for &kind in kinds {
@@ -142,13 +142,4 @@ fn read_jsonl(path: &Path) -> Result<Vec<Bytes>, SourceError> {
         start = end + 1;
     }
     Ok(lines)
-}
-
-fn redacted_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }

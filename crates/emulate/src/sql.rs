@@ -206,8 +206,8 @@ fn python_datetime(time: NaiveDateTime) -> Value {
     json!(python_naive(time))
 }
 
-/// The URL with its password replaced, for error messages.
-fn redact(url: &str) -> String {
+/// The URL with its password replaced, for messages and the summary.
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let user_info = &url[scheme + 3..at];

@@ -129,7 +129,7 @@ fn redact(value: &mut toml::Value) {
 ///
 /// Hand-written because only the user-info part matters here, and the `url` crate would refuse
 /// (and so fail to redact) connection strings that are not strict URLs.
-fn redact_url_password(text: &str) -> String {
+pub fn redact_url_password(text: &str) -> String {
     let Some(scheme_end) = text.find("://") else {
         return text.to_owned();
     };

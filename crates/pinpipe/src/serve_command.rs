@@ -68,6 +68,12 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
         Some(tokio::spawn(async move {
             let result =
                 pinpipe_stream::run(&log, &log_config, &db, &stream_config, stream_stopped).await;
+            if let Err(e) = &result {
+                // Said at once: the API keeps taking events into the log meanwhile.
+                tracing::error!(
+                    "the speed layer stopped: {e}; events stay in the log until it runs again"
+                );
+            }
             db.close().await;
             result
         }))
@@ -104,7 +110,7 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
                 batches = stats.batches,
                 "speed layer stopped"
             ),
-            Ok(Err(e)) => tracing::error!("the speed layer failed: {e}"),
+            Ok(Err(_)) => {} // reported when it happened
             Err(e) => tracing::error!("the speed layer panicked: {e}"),
         }
     }

@@ -39,16 +39,7 @@ pub async fn open_serving(config: &Config) -> anyhow::Result<ServingDb> {
         .with_context(|| {
             format!(
                 "cannot open the serving DB ({}); check [serving] url",
-                redact(&url)
+                crate::config::redact_url_password(&url)
             )
         })
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }

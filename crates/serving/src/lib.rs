@@ -149,6 +149,8 @@ pub struct Change {
     pub dead: Vec<DeadLetter>,
     /// The offsets this batch moves.
     pub offsets: Vec<OffsetMove>,
+    /// Log records the batch covers (clean or dead), for counting.
+    pub records: u64,
 }
 
 /// The schema's migrations for a backend, embedded in the binary.

@@ -257,12 +257,7 @@ impl Member<'_> {
                 .insert((m.topic.clone(), m.partition), Some(m.to));
         }
         self.stats.batches += 1;
-        self.stats.records += change
-            .offsets
-            .iter()
-            .map(|m| m.to - m.from.unwrap_or(0))
-            .sum::<u64>()
-            .min(records.len() as u64);
+        self.stats.records += change.records;
         self.stats.dead_letters += change.dead.len() as u64;
         Ok(Some(change.offsets))
     }
@@ -284,6 +279,7 @@ impl Member<'_> {
             if record.offset < position.unwrap_or(0) {
                 continue; // applied before
             }
+            change.records += 1;
             let end = ends.entry(partition_key).or_insert(0);
             *end = (*end).max(record.offset + 1);
             let origin = Origin {
