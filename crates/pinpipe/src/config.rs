@@ -38,6 +38,15 @@ pub struct Config {
     /// The speed layer (`pinpipe stream`, part of `pinpipe up`).
     #[serde(default)]
     pub stream: pinpipe_stream::StreamConfig,
+    /// Where the lake is (local folder, S3, GCS).
+    #[serde(default)]
+    pub lake: pinpipe_lake::LakeConfig,
+    /// The lake writer (`pinpipe lake`, part of `pinpipe up`).
+    #[serde(default)]
+    pub lake_writer: pinpipe_lake::LakeWriterConfig,
+    /// The daily batch job (`pinpipe batch`) and SQL over the lake.
+    #[serde(default)]
+    pub batch: pinpipe_batch::BatchConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -58,6 +67,9 @@ impl Default for Config {
             emulate: pinpipe_emulate::EmulateConfig::default(),
             serving: pinpipe_serving::ServingConfig::default(),
             stream: pinpipe_stream::StreamConfig::default(),
+            lake: pinpipe_lake::LakeConfig::default(),
+            lake_writer: pinpipe_lake::LakeWriterConfig::default(),
+            batch: pinpipe_batch::BatchConfig::default(),
         }
     }
 }

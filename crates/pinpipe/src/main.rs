@@ -3,6 +3,7 @@
 mod clean_command;
 mod config;
 mod emulate_command;
+mod lake_command;
 mod log_commands;
 mod serve_command;
 mod sql_command;
@@ -54,7 +55,7 @@ enum Command {
     /// Print the effective configuration as TOML, secrets redacted.
     Config,
     /// Run the whole pipeline on one machine with the embedded defaults (today: the ingest API,
-    /// the event log and the speed layer into the serving DB). Stops cleanly on Ctrl-C or SIGTERM.
+    /// the event log, the speed layer into the serving DB and the lake writer). Stops cleanly on Ctrl-C or SIGTERM.
     Up {
         /// Address to listen on [default: 127.0.0.1:8000, or [serve] listen].
         #[arg(long, value_name = "ADDR")]
@@ -93,8 +94,17 @@ enum Command {
     /// Run the speed layer alone: read the event log as a consumer group member, clean, and write
     /// the serving DB exactly once. Stops cleanly on Ctrl-C or SIGTERM.
     Stream,
-    /// Run read-only SQL on the serving DB.
+    /// Run read-only SQL on the lake (default: curated tables, analytics, raw zone) or on the
+    /// serving DB (`--on serving`).
     Sql(sql_command::SqlOptions),
+    /// Run the lake writer alone: copy the event log into the lake's raw zone (files named by
+    /// partition and offsets, written once). Stops cleanly on Ctrl-C or SIGTERM.
+    Lake(lake_command::LakeOptions),
+    /// Run the daily batch job for a date: raw zone → clean → de-duplicate → curated Delta tables
+    /// → the 11 analytics, into the lake and the serving DB. Safe to re-run.
+    Batch(lake_command::BatchOptions),
+    /// Print the daily analytics of a date (from the lake).
+    Analytics(lake_command::AnalyticsOptions),
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
@@ -124,8 +134,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Logs to stderr; `RUST_LOG` overrides the level (default `info`).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,buoyant_kernel=warn,deltalake_core=warn")
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -164,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 banner: true,
                 emulate,
                 stream: true,
+                lake: true,
             };
             runtime()?.block_on(serve_command::run(&config, &options))?;
             Ok(ExitCode::SUCCESS)
@@ -177,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 banner: false,
                 emulate: None,
                 stream: false,
+                lake: false,
             };
             runtime()?.block_on(serve_command::run(&config, &options))?;
             Ok(ExitCode::SUCCESS)
@@ -184,6 +197,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stream => {
             init_tracing();
             runtime()?.block_on(stream_command::run(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lake(options) => {
+            init_tracing();
+            runtime()?.block_on(lake_command::lake(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch(options) => {
+            init_tracing();
+            runtime()?.block_on(lake_command::batch(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analytics(options) => {
+            runtime()?.block_on(lake_command::analytics(&config, &options))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql(options) => {

@@ -16,6 +16,8 @@ pub struct Options {
     pub emulate: Option<pinpipe_emulate::Plan>,
     /// `up`: run the speed layer too.
     pub stream: bool,
+    /// `up`: run the lake writer too.
+    pub lake: bool,
 }
 
 /// How long a stopping emulator may take to finish its requests in flight before the API stops.
@@ -80,6 +82,38 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The lake writer stops last too, writing what it holds.
+    let (lake_stop, lake_stopped) = tokio::sync::watch::channel(false);
+    let lake_writer = if options.lake {
+        let lake = crate::lake_command::open_lake(config)?;
+        if options.banner {
+            eprintln!(
+                "  lake         {} (daily job: `pinpipe batch --date YYYY-MM-DD`)",
+                lake.url()
+            );
+        }
+        let (log, log_config, writer_config) =
+            (log.clone(), config.log.clone(), config.lake_writer.clone());
+        Some(tokio::spawn(async move {
+            let result = pinpipe_lake::writer::run(
+                &log,
+                &log_config,
+                &lake,
+                &writer_config,
+                pinpipe_lake::Until::Stopped,
+                lake_stopped,
+            )
+            .await;
+            if let Err(e) = &result {
+                tracing::error!(
+                    "the lake writer stopped: {e}; events stay in the log until it runs again"
+                );
+            }
+            result
+        }))
+    } else {
+        None
+    };
     let state = AppState::new(log.clone(), &config.log, config.serve.clone());
     // On a signal the emulator stops first and finishes its requests, then the API drains: so
     // the emulator's last events are answered, not cut off.
@@ -112,6 +146,18 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
             ),
             Ok(Err(_)) => {} // reported when it happened
             Err(e) => tracing::error!("the speed layer panicked: {e}"),
+        }
+    }
+    if let Some(writer) = lake_writer {
+        let _ = lake_stop.send(true);
+        match writer.await {
+            Ok(Ok(stats)) => tracing::info!(
+                records = stats.records,
+                files = stats.files,
+                "lake writer stopped"
+            ),
+            Ok(Err(_)) => {} // reported when it happened
+            Err(e) => tracing::error!("the lake writer panicked: {e}"),
         }
     }
     tracing::info!("stopped accepting; flushing the event log");

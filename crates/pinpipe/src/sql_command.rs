@@ -1,5 +1,6 @@
-//! `pinpipe sql --on serving "SELECT …"`: read-only SQL on the serving DB, printed as a table,
-//! CSV, JSON or JSON lines.
+//! `pinpipe sql [--on lake|serving] "SELECT …"`: read-only SQL on the lake (curated tables,
+//! analytics, raw zone; DataFusion) or on the serving DB, printed as a table, CSV, JSON or JSON
+//! lines.
 
 use std::io::Write;
 
@@ -24,7 +25,10 @@ pub enum Format {
 /// Which database a query runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum On {
-    /// The serving DB of the speed layer.
+    /// The lake: curated tables `pins`, `geos`, `users`, the 11 analytics by name (and
+    /// `<name>_history` with every date), the raw zone `raw_pins`, `raw_geos`, `raw_users`.
+    Lake,
+    /// The serving DB of the speed layer (and the analytics, per date).
     Serving,
 }
 
@@ -32,18 +36,44 @@ pub enum On {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SqlOptions {
     /// The database to query.
-    #[arg(long, value_enum, default_value = "serving")]
+    #[arg(long, value_enum, default_value = "lake")]
     on: On,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// With `--on lake`: the date whose analytics the analytic tables show [default: the
+    /// latest computed].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<chrono::NaiveDate>,
     /// The statement (read-only).
     sql: String,
 }
 
 /// Runs `pinpipe sql`.
 pub async fn run(config: &Config, options: &SqlOptions) -> anyhow::Result<()> {
-    let On::Serving = options.on;
+    let result = match options.on {
+        On::Lake => {
+            let lake = crate::lake_command::open_lake(config)?;
+            pinpipe_batch::query::query(&lake, &config.batch, &options.sql, options.date)
+                .await
+                .context("the query failed")?
+        }
+        On::Serving => query_serving(config, &options.sql).await?,
+    };
+    print(&result, options.format)
+}
+
+/// Prints a result on stdout; a closed pipe (`| head`) is not an error.
+pub fn print(result: &pinpipe_serving::query::Rows, format: Format) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let outcome = write(&mut out, format, result).and_then(|()| out.flush());
+    match outcome {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the result"),
+    }
+}
+
+async fn query_serving(config: &Config, sql: &str) -> anyhow::Result<pinpipe_serving::query::Rows> {
     let url = pinpipe_serving::ServingDb::url(&config.serving, &config.data_dir);
     if let Some(path) = url.strip_prefix("sqlite:")
         && !std::path::Path::new(path.trim_start_matches("//")).exists()
@@ -52,15 +82,9 @@ pub async fn run(config: &Config, options: &SqlOptions) -> anyhow::Result<()> {
             "no serving DB at {path}: start `pinpipe up` (or `pinpipe stream`) first, or set [serving] url"
         );
     }
-    let result = pinpipe_serving::query::query(&url, &options.sql)
+    pinpipe_serving::query::query(&url, sql)
         .await
-        .context("the query failed")?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let outcome = write(&mut out, options.format, &result).and_then(|()| out.flush());
-    match outcome {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write the result"),
-    }
+        .context("the query failed")
 }
 
 fn write(

@@ -195,6 +195,8 @@ fn posted_events_appear_cleaned_in_the_serving_db() {
             "--data-dir",
             data.to_str().unwrap(),
             "sql",
+            "--on",
+            "serving",
             "DELETE FROM pins",
         ],
         &[],

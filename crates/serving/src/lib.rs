@@ -6,8 +6,11 @@
 //! produced them — is written in **one transaction**, and the offsets move by compare-and-set, so
 //! a replay after a crash, or a second writer that lost its partitions, changes nothing.
 
+mod analytics;
 mod apply;
 pub mod query;
+
+pub use analytics::{AnalyticsRows, Cell};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -156,17 +159,30 @@ pub struct Change {
 /// The schema's migrations for a backend, embedded in the binary.
 macro_rules! migrator {
     ($backend:literal) => {
-        Migrator::with_migrations(vec![Migration::new(
-            1,
-            "serving tables".into(),
-            MigrationType::Simple,
-            sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
-                "../migrations/",
-                $backend,
-                "/0001_serving.sql"
-            ))),
-            false,
-        )])
+        Migrator::with_migrations(vec![
+            Migration::new(
+                1,
+                "serving tables".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0001_serving.sql"
+                ))),
+                false,
+            ),
+            Migration::new(
+                2,
+                "daily analytics".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0002_analytics.sql"
+                ))),
+                false,
+            ),
+        ])
     };
 }
 

@@ -3,6 +3,8 @@
 #[allow(dead_code)]
 pub mod emulator;
 #[allow(dead_code)]
+pub mod lake;
+#[allow(dead_code)]
 pub mod serving;
 
 use std::io::Write;

@@ -84,7 +84,16 @@ pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Va
     let data = data.to_str().unwrap();
     let out = pinpipe(
         dir,
-        &["--data-dir", data, "sql", "--format", "jsonl", query],
+        &[
+            "--data-dir",
+            data,
+            "sql",
+            "--on",
+            "serving",
+            "--format",
+            "jsonl",
+            query,
+        ],
         env,
         "",
     );

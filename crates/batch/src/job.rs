@@ -1,0 +1,388 @@
+//! The daily batch job (`pinpipe batch --date D`): raw zone up to D → clean (the model crate's
+//! rules, as UDFs) → de-duplicate (last received wins) → curated Delta tables → the 11
+//! analytics → the lake (`analytics/<name>/dt=D/`) and the serving DB.
+//!
+//! Idempotent: the curated tables are overwritten as a whole in one Delta commit each (a run
+//! killed midway leaves the previous version in place), and a date's analytics files and serving
+//! rows are replaced, never appended to.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::DataType;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use parquet::arrow::ArrowWriter;
+use pinpipe_lake::{KINDS, Lake};
+use pinpipe_model::EventType;
+use pinpipe_serving::{AnalyticsRows, Cell, ServingDb};
+use serde::Serialize;
+
+use crate::BatchError;
+use crate::analytics::{ANALYTICS, JOINED};
+use crate::session::{BatchConfig, LakeSession, delta_table};
+use crate::udf::{clean_fields, udf_name};
+
+/// What one stage did, for the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    /// Stage name (`scan`, `curated pins`, `analytics`, ...).
+    pub name: String,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// Rows it produced.
+    pub rows: u64,
+}
+
+/// What a batch run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// The date computed.
+    pub date: NaiveDate,
+    /// Raw files read (received up to the end of `date`).
+    pub raw_files: u64,
+    /// Bytes of those files.
+    pub raw_bytes: u64,
+    /// Raw records per type (pins, geos, users).
+    pub raw_records: [u64; 3],
+    /// Records that could not be cleaned, per type (left out; the speed layer's dead-letter
+    /// table has them with their reasons).
+    pub dead_letters: [u64; 3],
+    /// Curated rows per type after de-duplication.
+    pub curated_rows: [u64; 3],
+    /// Delta table versions written (pins, geos, users).
+    pub curated_versions: [i64; 3],
+    /// Rows per analytic, in data.md's order.
+    pub analytics_rows: Vec<(String, u64)>,
+    /// Whether the analytics went to the serving DB too.
+    pub serving: bool,
+    /// The stages, in order, with their times.
+    pub stages: Vec<Stage>,
+    /// Total seconds.
+    pub seconds: f64,
+}
+
+/// Progress reports of a run (the CLI draws them).
+pub trait Progress: Send + Sync {
+    /// A stage starts.
+    fn stage(&self, name: &str);
+    /// A stage ended.
+    fn done(&self, stage: &Stage);
+}
+
+/// No progress output.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn stage(&self, _name: &str) {}
+    fn done(&self, _stage: &Stage) {}
+}
+
+/// The dates whose analytics are in the lake, sorted.
+pub async fn analytics_dates(lake: &Lake) -> Result<Vec<NaiveDate>, BatchError> {
+    let mut dates: Vec<NaiveDate> = lake
+        .list(&format!("analytics/{}", ANALYTICS[0].name))
+        .await?
+        .iter()
+        .filter_map(|meta| lake.relative(&meta.location))
+        .filter_map(|rel| {
+            rel.split('/')
+                .find_map(|part| part.strip_prefix("dt="))
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        })
+        .collect();
+    dates.sort();
+    dates.dedup();
+    Ok(dates)
+}
+
+/// The query that cleans and de-duplicates one type's raw records received up to `date`: the
+/// record at the highest log position wins per key (`offset` within the key's partition, which
+/// is fixed by the key), and unusable records are left out.
+pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
+    let raw = match kind {
+        EventType::Pin => "raw_pins",
+        EventType::Geo => "raw_geos",
+        EventType::User => "raw_users",
+    };
+    let key = match kind {
+        EventType::Pin => "unique_id",
+        EventType::Geo | EventType::User => "ind",
+    };
+    let columns: Vec<String> = clean_fields(kind)
+        .iter()
+        .map(|f| format!("get_field(c, '{0}') AS \"{0}\"", f.name()))
+        .collect();
+    format!(
+        "SELECT {columns}, received_at, dt FROM (\
+           SELECT c, received_at, dt, row_number() OVER (\
+             PARTITION BY get_field(c, '{key}') ORDER BY \"offset\" DESC, \"partition\" DESC) AS rn \
+           FROM (SELECT {udf}(value) AS c, \"partition\", \"offset\", received_at, dt \
+                 FROM {raw} WHERE dt <= '{date}') cleaned \
+           WHERE get_field(c, 'error') IS NULL\
+         ) ranked WHERE rn = 1",
+        columns = columns.join(", "),
+        udf = udf_name(kind),
+    )
+}
+
+/// Runs the batch job for `date`.
+pub async fn run(
+    lake: &Lake,
+    config: &BatchConfig,
+    date: NaiveDate,
+    serving: Option<&ServingDb>,
+    progress: &dyn Progress,
+) -> Result<BatchSummary, BatchError> {
+    let started = Instant::now();
+    let session = LakeSession::new(lake, config).await?;
+    let mut stages = Vec::new();
+    let stage = |name: &str, since: Instant, rows: u64, stages: &mut Vec<Stage>| {
+        let s = Stage {
+            name: name.to_owned(),
+            seconds: since.elapsed().as_secs_f64(),
+            rows,
+        };
+        progress.done(&s);
+        stages.push(s);
+    };
+
+    // 1. What the raw zone holds up to the date.
+    progress.stage("scan");
+    let t = Instant::now();
+    let mut raw_files = 0;
+    let mut raw_bytes = 0;
+    for kind in KINDS {
+        for file in pinpipe_lake::writer::raw_files(lake, kind).await? {
+            if file.date <= date {
+                raw_files += 1;
+            }
+        }
+    }
+    for object in lake.list("raw").await? {
+        let in_range = lake
+            .relative(&object.location)
+            .and_then(|rel| pinpipe_lake::raw::RawFile::parse(&rel))
+            .is_some_and(|f| f.date <= date);
+        if in_range {
+            raw_bytes += object.size;
+        }
+    }
+    let mut raw_records = [0; 3];
+    for (i, kind) in KINDS.iter().enumerate() {
+        raw_records[i] = count(
+            &session,
+            &format!("SELECT COUNT(*) FROM raw_{kind} WHERE dt <= '{date}'"),
+        )
+        .await?;
+    }
+    stage("scan", t, raw_records.iter().sum(), &mut stages);
+
+    // 2. Clean, de-duplicate and write each curated table (one Delta commit each).
+    session.dead_letters.reset();
+    let mut curated_versions = [0; 3];
+    for (i, (kind, event)) in KINDS.iter().zip(EventType::ALL).enumerate() {
+        let name = format!("curated {kind}");
+        progress.stage(&name);
+        let t = Instant::now();
+        let plan = session
+            .ctx
+            .sql(&curated_sql(event, date))
+            .await?
+            .logical_plan()
+            .clone();
+        let table = delta_table(lake, &format!("curated/{kind}"))?;
+        let table = table
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_session_state(Arc::new(session.ctx.state()))
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .with_partition_columns(["dt"])
+            .with_table_name(*kind)
+            .with_description(format!(
+                "pinpipe curated {kind}: clean, de-duplicated (last received wins), received up to {date}"
+            ))
+            .await?;
+        curated_versions[i] = table
+            .version()
+            .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        stage(&name, t, 0, &mut stages);
+    }
+    session.register_curated().await?;
+    let mut curated_rows = [0; 3];
+    for (i, kind) in KINDS.iter().enumerate() {
+        curated_rows[i] = count(&session, &format!("SELECT COUNT(*) FROM {kind}")).await?;
+        stages[1 + i].rows = curated_rows[i];
+    }
+    let dead_letters = session.dead_letters.get();
+
+    // 3. The analytics, over the curated tables just written.
+    progress.stage("analytics");
+    let t = Instant::now();
+    let joined = session.ctx.sql(JOINED).await?.into_view();
+    session.ctx.register_table("joined", joined)?;
+    let mut results = Vec::new();
+    for analytic in ANALYTICS {
+        let batches = session.ctx.sql(analytic.sql).await?.collect().await?;
+        let rows = to_rows(analytic.name, analytic.columns, &batches)?;
+        let file = encode_parquet(&batches, analytic.columns, &session).await?;
+        lake.put_durable(
+            &format!("analytics/{}/dt={date}/part-00000.parquet", analytic.name),
+            file,
+        )
+        .await?;
+        results.push(rows);
+    }
+    let analytics_rows: Vec<(String, u64)> = results
+        .iter()
+        .map(|r| (r.name.clone(), r.rows.len() as u64))
+        .collect();
+    stage(
+        "analytics",
+        t,
+        analytics_rows.iter().map(|(_, n)| n).sum(),
+        &mut stages,
+    );
+
+    let mut summary = BatchSummary {
+        date,
+        raw_files,
+        raw_bytes,
+        raw_records,
+        dead_letters,
+        curated_rows,
+        curated_versions,
+        analytics_rows,
+        serving: serving.is_some(),
+        stages,
+        seconds: 0.0,
+    };
+
+    // 4. The serving DB: the date's rows replaced in one transaction.
+    if let Some(db) = serving {
+        progress.stage("serving DB");
+        let t = Instant::now();
+        summary.seconds = started.elapsed().as_secs_f64();
+        let json = serde_json::to_value(&summary).unwrap_or_default();
+        db.replace_analytics(date, &results, &json).await?;
+        let rows = results.iter().map(|r| r.rows.len() as u64).sum();
+        stage("serving DB", t, rows, &mut summary.stages);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+async fn count(session: &LakeSession, sql: &str) -> Result<u64, BatchError> {
+    let batches = session.ctx.sql(sql).await?.collect().await?;
+    let value = batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| arrow::compute::cast(b.column(0), &DataType::Int64))
+        .transpose()?
+        .and_then(|a| {
+            a.as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .map(|a| a.value(0))
+        })
+        .unwrap_or(0);
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// An analytic's result as one Parquet file with plain types (Int64, Float64, Utf8).
+async fn encode_parquet(
+    batches: &[RecordBatch],
+    columns: &[&str],
+    session: &LakeSession,
+) -> Result<Bytes, BatchError> {
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let data_type = batches
+                    .first()
+                    .map(|b| plain_type(b.column(i).data_type()))
+                    .unwrap_or(DataType::Utf8);
+                arrow::datatypes::Field::new(*name, data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let _ = session;
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), None)?;
+    for batch in batches {
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+            .collect::<Result<Vec<_>, _>>()?;
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+    }
+    writer.close()?;
+    Ok(Bytes::from(out))
+}
+
+fn plain_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => DataType::Int64,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+        _ => DataType::Utf8,
+    }
+}
+
+/// An analytic's result as rows of cells (for the serving DB).
+fn to_rows(
+    name: &str,
+    columns: &[&str],
+    batches: &[RecordBatch],
+) -> Result<AnalyticsRows, BatchError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let arrays = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &plain_type(c.data_type())))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                arrays
+                    .iter()
+                    .map(|array| cell(array.as_ref(), row))
+                    .collect(),
+            );
+        }
+    }
+    Ok(AnalyticsRows {
+        name: name.to_owned(),
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        rows,
+    })
+}
+
+fn cell(array: &dyn Array, row: usize) -> Cell {
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+    if array.is_null(row) {
+        return Cell::Null;
+    }
+    if let Some(a) = array.as_any().downcast_ref::<Int64Array>() {
+        Cell::Int(a.value(row))
+    } else if let Some(a) = array.as_any().downcast_ref::<Float64Array>() {
+        Cell::Float(a.value(row))
+    } else if let Some(a) = array.as_any().downcast_ref::<StringArray>() {
+        Cell::Text(a.value(row).to_owned())
+    } else {
+        Cell::Null
+    }
+}

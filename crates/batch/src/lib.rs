@@ -1,0 +1,42 @@
+//! pinpipe's batch layer on Apache DataFusion: the daily job (raw zone → clean → de-duplicate →
+//! curated Delta tables → the 11 analytics) and read-only SQL over the lake.
+//!
+//! Cleaning is the model crate's, registered as UDFs ([`udf`]), so the batch layer and the speed
+//! layer cannot disagree. Every step is a DataFusion plan (SQL over tables registered from the
+//! object store), with nothing collected into the process in between, so the plans can move to
+//! a Ballista cluster whose executors register the same UDFs.
+
+pub mod analytics;
+pub mod job;
+pub mod query;
+pub mod session;
+pub mod udf;
+
+pub use job::{BatchSummary, Progress, Quiet, Stage};
+pub use session::{BatchConfig, LakeSession};
+
+/// What can go wrong in the batch layer.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The lake failed.
+    #[error("{0}")]
+    Lake(#[from] pinpipe_lake::LakeError),
+    /// A query failed (also: bad SQL from `pinpipe sql`).
+    #[error("{0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    /// An Arrow operation failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Writing Parquet failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// A Delta table operation failed.
+    #[error("delta: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    /// `pinpipe sql` was given a statement that writes.
+    #[error("the lake is read-only here: only SELECT (and EXPLAIN, SHOW, DESCRIBE) can run")]
+    ReadOnly,
+    /// The serving DB failed.
+    #[error("serving DB: {0}")]
+    Serving(#[from] pinpipe_serving::ServingError),
+}

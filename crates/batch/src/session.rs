@@ -1,0 +1,233 @@
+//! A DataFusion session over the lake: the object store, the cleaning UDFs, and the lake's tables
+//! registered by name.
+//!
+//! | name | what |
+//! |---|---|
+//! | `raw_pins`, `raw_geos`, `raw_users` | the raw zone (events as received, with `dt`) |
+//! | `pins`, `geos`, `users` | curated tables, exactly data.md's columns |
+//! | `curated_pins`, `curated_geos`, `curated_users` | the same plus `received_at` and `dt` |
+//! | `category_by_country`, ... (the 11 analytics) | one date's results, data.md's columns |
+//! | `category_by_country_history`, ... | every date's results, with `dt` first |
+
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use pinpipe_lake::{KINDS, Lake};
+use serde::{Deserialize, Serialize};
+
+use crate::BatchError;
+use crate::analytics::ANALYTICS;
+use crate::udf::{self, DeadLetterCounts};
+
+/// `[batch]`: the batch job's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Memory the query engine may use before it spills to disk (MiB).
+    pub memory_limit_mb: u64,
+    /// Parallel partitions of a plan; 0 means one per CPU core.
+    pub target_partitions: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            memory_limit_mb: 1024,
+            target_partitions: 0,
+        }
+    }
+}
+
+/// A DataFusion session over one lake.
+pub struct LakeSession {
+    /// The DataFusion context (public so callers can run their own SQL).
+    pub ctx: SessionContext,
+    /// The lake.
+    pub lake: Lake,
+    /// Records the cleaning UDFs found unusable.
+    pub dead_letters: DeadLetterCounts,
+}
+
+impl LakeSession {
+    /// A session with the lake's store and raw tables registered (curated and analytics tables
+    /// come with [`LakeSession::register_curated`] and [`LakeSession::register_analytics`]).
+    pub async fn new(lake: &Lake, config: &BatchConfig) -> Result<LakeSession, BatchError> {
+        let partitions = if config.target_partitions == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            config.target_partitions
+        };
+        let memory =
+            usize::try_from(config.memory_limit_mb.max(64) * 1024 * 1024).unwrap_or(usize::MAX);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+            .build_arc()?;
+        let session = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_information_schema(true)
+            // As delta-rs configures its own sessions: hash-join IN-list pushdown can fail on
+            // dictionary-encoded join keys.
+            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+            .set_usize(
+                "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+                0,
+            );
+        // delta-rs's planner: Delta writes plan custom nodes (metrics observers) of their own.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(session)
+            .with_runtime_env(runtime)
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_object_store(&lake.store_url(), lake.store());
+        let dead_letters = udf::register(&ctx);
+        let this = LakeSession {
+            ctx,
+            lake: lake.clone(),
+            dead_letters,
+        };
+        for kind in KINDS {
+            this.register_listing(
+                &format!("raw_{kind}"),
+                &format!("raw/{kind}"),
+                pinpipe_lake::raw::schema(),
+            )?;
+        }
+        Ok(this)
+    }
+
+    /// Registers a Parquet folder partitioned by `dt=` as a table.
+    fn register_listing(
+        &self,
+        name: &str,
+        rel: &str,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<(), BatchError> {
+        let url = ListingTableUrl::parse(self.lake.folder_url(rel)?.as_str())?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![("dt".to_owned(), DataType::Utf8)]);
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        self.ctx
+            .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(())
+    }
+
+    /// Registers the curated Delta tables that exist (as `curated_<kind>` and, with data.md's
+    /// columns only, `<kind>`). Returns the kinds found.
+    pub async fn register_curated(&self) -> Result<Vec<&'static str>, BatchError> {
+        let mut found = Vec::new();
+        for (kind, event) in KINDS.iter().zip(pinpipe_model::EventType::ALL) {
+            let Some(table) = load_delta(&self.lake, &format!("curated/{kind}")).await? else {
+                continue;
+            };
+            let provider = table.table_provider().await?;
+            let name = format!("curated_{kind}");
+            self.ctx.deregister_table(name.as_str())?;
+            self.ctx.register_table(name.as_str(), provider)?;
+            let columns: Vec<String> = udf::clean_fields(event)
+                .iter()
+                .map(|f| format!("\"{}\"", f.name()))
+                .collect();
+            let view = self
+                .ctx
+                .sql(&format!("SELECT {} FROM {name}", columns.join(", ")))
+                .await?
+                .into_view();
+            self.ctx.deregister_table(*kind)?;
+            self.ctx.register_table(*kind, view)?;
+            found.push(*kind);
+        }
+        Ok(found)
+    }
+
+    /// Registers each analytic's results: `<name>_history` (every date, `dt` first) and `<name>`
+    /// (the rows of `date`, or of the latest date computed). Returns the date shown, if any.
+    pub async fn register_analytics(
+        &self,
+        date: Option<NaiveDate>,
+    ) -> Result<Option<NaiveDate>, BatchError> {
+        let dates = crate::job::analytics_dates(&self.lake).await?;
+        let shown = match date {
+            Some(date) => dates.contains(&date).then_some(date),
+            None => dates.last().copied(),
+        };
+        for analytic in ANALYTICS {
+            let files = self
+                .lake
+                .list(&format!("analytics/{}", analytic.name))
+                .await?;
+            if files.is_empty() {
+                continue;
+            }
+            let listing = format!("{}_files", analytic.name);
+            let url = ListingTableUrl::parse(
+                self.lake
+                    .folder_url(&format!("analytics/{}", analytic.name))?
+                    .as_str(),
+            )?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet")
+                .with_table_partition_cols(vec![("dt".to_owned(), DataType::Utf8)]);
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .infer_schema(&self.ctx.state())
+                .await?;
+            self.ctx.deregister_table(listing.as_str())?;
+            self.ctx
+                .register_table(listing.as_str(), Arc::new(ListingTable::try_new(config)?))?;
+            let columns = analytic.columns.join(", ");
+            let history = self
+                .ctx
+                .sql(&format!("SELECT dt, {columns} FROM {listing}"))
+                .await?
+                .into_view();
+            let history_name = format!("{}_history", analytic.name);
+            self.ctx.deregister_table(history_name.as_str())?;
+            self.ctx.register_table(history_name.as_str(), history)?;
+            let day = shown.map(|d| d.to_string()).unwrap_or_default();
+            let current = self
+                .ctx
+                .sql(&format!(
+                    "SELECT {columns} FROM {listing} WHERE dt = '{day}'"
+                ))
+                .await?
+                .into_view();
+            self.ctx.deregister_table(analytic.name)?;
+            self.ctx.register_table(analytic.name, current)?;
+        }
+        Ok(shown)
+    }
+}
+
+/// A Delta table object for a folder of the lake (not loaded).
+pub fn delta_table(lake: &Lake, rel: &str) -> Result<DeltaTable, BatchError> {
+    let url = lake.folder_url(rel)?;
+    Ok(DeltaTableBuilder::from_url(url.clone())?
+        .with_storage_backend(lake.store(), url)
+        .build()?)
+}
+
+/// The Delta table of a folder of the lake, loaded; `None` when there is none yet.
+pub async fn load_delta(lake: &Lake, rel: &str) -> Result<Option<DeltaTable>, BatchError> {
+    let mut table = delta_table(lake, rel)?;
+    match table.load().await {
+        Ok(()) => Ok(Some(table)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

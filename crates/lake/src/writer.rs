@@ -1,0 +1,443 @@
+//! The lake writer (`pinpipe lake`, part of `pinpipe up`): a consumer-group member of the event
+//! log that writes every record, byte for byte, to the raw zone.
+//!
+//! Records are buffered per partition and written when the buffer reaches `roll_bytes` or its
+//! oldest record is `roll_secs` old (few, large files: no small-file explosion). A file is written
+//! whole and atomically and made durable before the group's offsets move past it.
+//!
+//! No duplicates after a crash: the raw zone itself, not the log, says where each partition ends
+//! (the highest last offset in the file names). A member given a partition reads that back and
+//! continues after it, so records written before a crash but not yet committed to the log are
+//! not written again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use pinpipe_log::{CommitOffset, Consumer, EventLog, LogConfig, LogError, Record};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::LakeError;
+use crate::raw::{self, RawFile};
+use crate::storage::Lake;
+
+/// The raw zone's folder names of the three topics, in `LogConfig::topic_names` order.
+pub const KINDS: [&str; 3] = ["pins", "geos", "users"];
+
+/// `[lake_writer]`: the lake writer's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeWriterConfig {
+    /// Consumer group in the log.
+    pub group: String,
+    /// Write the buffered records once their oldest is this old (seconds).
+    pub roll_secs: u64,
+    /// Write the buffered records once they hold this many bytes of event bodies.
+    pub roll_bytes: u64,
+    /// Records asked for per poll.
+    pub poll_events: usize,
+    /// Longest pause between retries while the lake cannot be written.
+    pub max_retry_backoff_ms: u64,
+    /// How often progress is logged (seconds).
+    pub report_interval_secs: u64,
+}
+
+impl Default for LakeWriterConfig {
+    fn default() -> Self {
+        LakeWriterConfig {
+            group: "pinpipe-lake".to_owned(),
+            roll_secs: 60,
+            roll_bytes: 64 * 1024 * 1024,
+            poll_events: 20_000,
+            max_retry_backoff_ms: 5000,
+            report_interval_secs: 10,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WriterStats {
+    /// Records written to the raw zone.
+    pub records: u64,
+    /// Bytes of event bodies written.
+    pub body_bytes: u64,
+    /// Bytes of Parquet files written.
+    pub file_bytes: u64,
+    /// Files written.
+    pub files: u64,
+    /// Records read again from the log that the raw zone already held (skipped).
+    pub skipped: u64,
+    /// Writes retried because the lake failed.
+    pub retries: u64,
+}
+
+/// When the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// When `stop` turns true (a service).
+    Stopped,
+    /// Once every partition is written up to the log's end as it was at the start (`--once`).
+    CaughtUp,
+}
+
+/// Runs the lake writer. Buffered records are written before it returns.
+pub async fn run(
+    log: &EventLog,
+    log_config: &LogConfig,
+    lake: &Lake,
+    config: &LakeWriterConfig,
+    until: Until,
+    mut stop: watch::Receiver<bool>,
+) -> Result<WriterStats, LakeError> {
+    let topics = log_config.topic_names();
+    let mut consumer = log.consumer(&config.group, &topics).await?;
+    let targets = match until {
+        Until::CaughtUp => Some(log_ends(log).await?),
+        Until::Stopped => None,
+    };
+    let mut writer = Writer {
+        config,
+        lake,
+        topics: topics.map(str::to_owned),
+        buffers: BTreeMap::new(),
+        next: HashMap::new(),
+        buffered_bytes: 0,
+        oldest: None,
+        stats: WriterStats::default(),
+    };
+    let result = writer.run(log, &mut consumer, targets, &mut stop).await;
+    if let Err(e) = consumer.close().await {
+        tracing::warn!("leaving the consumer group: {e}");
+    }
+    result.map(|()| writer.stats)
+}
+
+/// Each partition's end offset in the log now.
+async fn log_ends(log: &EventLog) -> Result<HashMap<(String, u32), u64>, LakeError> {
+    Ok(log
+        .topics()
+        .await?
+        .into_iter()
+        .flat_map(|t| {
+            t.partitions
+                .into_iter()
+                .map(move |p| ((t.name.clone(), p.partition), p.end_offset))
+        })
+        .collect())
+}
+
+struct Writer<'a> {
+    config: &'a LakeWriterConfig,
+    lake: &'a Lake,
+    topics: [String; 3],
+    /// Records not yet written, per owned partition, in offset order.
+    buffers: BTreeMap<(String, u32), Vec<Record>>,
+    /// Per owned partition: the next offset the raw zone needs (`None`: it holds none yet).
+    next: HashMap<(String, u32), Option<u64>>,
+    buffered_bytes: u64,
+    oldest: Option<Instant>,
+    stats: WriterStats,
+}
+
+impl Writer<'_> {
+    async fn run(
+        &mut self,
+        log: &EventLog,
+        consumer: &mut Consumer,
+        targets: Option<HashMap<(String, u32), u64>>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), LakeError> {
+        let roll_after = Duration::from_secs(self.config.roll_secs.max(1));
+        let report_every = Duration::from_secs(self.config.report_interval_secs.max(1));
+        let mut last_report = Instant::now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if let Some(targets) = &targets
+                && self.caught_up(targets)
+            {
+                break;
+            }
+            let wait = match self.oldest {
+                Some(oldest) => roll_after
+                    .saturating_sub(oldest.elapsed())
+                    .clamp(Duration::from_millis(1), Duration::from_millis(200)),
+                None => Duration::from_millis(200),
+            };
+            let polled = tokio::select! {
+                polled = consumer.poll(self.config.poll_events.max(1), wait) => polled,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            let mut records = match polled {
+                Ok(records) => records,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!("reading the event log: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
+            if owned.len() != self.next.len() || owned.iter().any(|p| !self.next.contains_key(p)) {
+                let sought = self.resync(consumer, &owned).await?;
+                records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
+            }
+            self.buffer(records);
+            let full = self.buffered_bytes >= self.config.roll_bytes;
+            let old = self.oldest.is_some_and(|o| o.elapsed() >= roll_after);
+            if full || old {
+                self.flush(consumer, stop).await?;
+            }
+            if last_report.elapsed() >= report_every {
+                last_report = Instant::now();
+                self.report(log).await;
+            }
+        }
+        self.flush(consumer, stop).await?;
+        Ok(())
+    }
+
+    /// True when every partition is read up to `targets` (what is buffered is written on the
+    /// way out).
+    fn caught_up(&self, targets: &HashMap<(String, u32), u64>) -> bool {
+        targets.iter().all(|(partition, end)| {
+            *end == 0
+                || self
+                    .next
+                    .get(partition)
+                    .is_some_and(|n| n.unwrap_or(0) >= *end)
+        })
+    }
+
+    /// Reads where the raw zone ends for the owned partitions and moves the consumer there where
+    /// the log's group offset differs. Drops buffers of partitions no longer owned (their new
+    /// owner writes them). Returns the partitions sought.
+    async fn resync(
+        &mut self,
+        consumer: &mut Consumer,
+        owned: &BTreeSet<(String, u32)>,
+    ) -> Result<BTreeSet<(String, u32)>, LakeError> {
+        self.buffers.retain(|p, _| owned.contains(p));
+        self.next.retain(|p, _| owned.contains(p));
+        self.buffered_bytes = self
+            .buffers
+            .values()
+            .flatten()
+            .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
+            .sum();
+        let mut ends: HashMap<(String, u32), u64> = HashMap::new();
+        for (topic, kind) in self.topics.iter().zip(KINDS) {
+            if !owned.iter().any(|(t, _)| t == topic) {
+                continue;
+            }
+            for file in raw_files(self.lake, kind).await? {
+                let end = ends.entry((topic.clone(), file.partition)).or_default();
+                *end = (*end).max(file.last + 1);
+            }
+        }
+        let mut sought = BTreeSet::new();
+        for partition in owned {
+            if self.next.contains_key(partition) {
+                continue;
+            }
+            let next = ends.get(partition).copied();
+            let in_log = consumer.committed(&partition.0, partition.1).await?;
+            if let Some(next) = next
+                && in_log != Some(next)
+            {
+                consumer.seek(&partition.0, partition.1, next)?;
+                sought.insert(partition.clone());
+            }
+            self.next.insert(partition.clone(), next);
+        }
+        tracing::debug!(
+            partitions = owned.len(),
+            sought = sought.len(),
+            "lake writer positions"
+        );
+        Ok(sought)
+    }
+
+    fn buffer(&mut self, records: Vec<Record>) {
+        for record in records {
+            let partition = (record.topic.clone(), record.partition);
+            let Some(next) = self.next.get_mut(&partition) else {
+                continue; // not owned (any more)
+            };
+            if next.is_some_and(|n| record.offset < n) {
+                self.stats.skipped += 1;
+                continue;
+            }
+            *next = Some(record.offset + 1);
+            self.buffered_bytes += record.value.as_ref().map_or(0, Vec::len) as u64;
+            self.oldest.get_or_insert_with(Instant::now);
+            self.buffers.entry(partition).or_default().push(record);
+        }
+    }
+
+    /// Writes every buffer as files (one per partition and receive date run), then commits the
+    /// group's offsets. Retries while the lake fails.
+    async fn flush(
+        &mut self,
+        consumer: &mut Consumer,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), LakeError> {
+        let mut commits = Vec::new();
+        let buffers = std::mem::take(&mut self.buffers);
+        for ((topic, partition), records) in buffers {
+            if records.is_empty() {
+                continue;
+            }
+            let Some(kind) = self.kind_of(&topic) else {
+                continue;
+            };
+            for run in runs_by_date(&records) {
+                let file = RawFile {
+                    kind: kind.to_owned(),
+                    date: raw::receive_date(run[0].timestamp_ms),
+                    partition,
+                    first: run[0].offset,
+                    last: run[run.len() - 1].offset,
+                };
+                let bytes = raw::encode(run)?;
+                let size = bytes.len() as u64;
+                let mut backoff = Duration::from_millis(100);
+                loop {
+                    match self.lake.put_durable(&file.path(), bytes.clone()).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            // The records stay in hand (not committed), so nothing is lost
+                            // while the lake is down; a stop here leaves them to the next run.
+                            tracing::warn!("{e}; retrying in {backoff:?}");
+                            self.stats.retries += 1;
+                            tokio::select! {
+                                () = tokio::time::sleep(backoff) => {}
+                                _ = stop.wait_for(|s| *s) => return Err(e),
+                            }
+                            backoff = (backoff * 2)
+                                .min(Duration::from_millis(self.config.max_retry_backoff_ms));
+                        }
+                    }
+                }
+                self.stats.files += 1;
+                self.stats.file_bytes += size;
+                self.stats.records += run.len() as u64;
+                self.stats.body_bytes += run
+                    .iter()
+                    .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
+                    .sum::<u64>();
+            }
+            commits.push(CommitOffset {
+                topic,
+                partition,
+                next_offset: records[records.len() - 1].offset + 1,
+            });
+        }
+        self.buffered_bytes = 0;
+        self.oldest = None;
+        if !commits.is_empty() {
+            // The raw zone is the truth; the group's offsets only follow it (for lag and tools).
+            match consumer.commit(&commits).await {
+                Ok(()) | Err(LogError::NotAssigned { .. }) => {}
+                Err(e) => tracing::warn!("committing the lake writer's offsets: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    fn kind_of(&self, topic: &str) -> Option<&'static str> {
+        self.topics
+            .iter()
+            .zip(KINDS)
+            .find(|(name, _)| *name == topic)
+            .map(|(_, kind)| kind)
+    }
+
+    async fn report(&self, log: &EventLog) {
+        let lag = match log_ends(log).await {
+            Ok(ends) => ends
+                .iter()
+                .filter_map(|(p, end)| {
+                    self.next
+                        .get(p)
+                        .map(|next| end.saturating_sub(next.unwrap_or(0)))
+                })
+                .sum::<u64>(),
+            Err(_) => return,
+        };
+        tracing::info!(
+            target: "pinpipe::lake",
+            records = self.stats.records,
+            files = self.stats.files,
+            buffered_bytes = self.buffered_bytes,
+            lag,
+            "lake writer"
+        );
+    }
+}
+
+/// The raw files of one kind (`pins`, `geos`, `users`), sorted.
+pub async fn raw_files(lake: &Lake, kind: &str) -> Result<Vec<RawFile>, LakeError> {
+    let mut files: Vec<RawFile> = lake
+        .list(&format!("{}/{kind}", raw::RAW))
+        .await?
+        .iter()
+        .filter_map(|meta| lake.relative(&meta.location))
+        .filter_map(|rel| RawFile::parse(&rel))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Splits records (in offset order) into runs of one receive date each.
+fn runs_by_date(records: &[Record]) -> Vec<&[Record]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=records.len() {
+        if i == records.len()
+            || raw::receive_date(records[i].timestamp_ms)
+                != raw::receive_date(records[start].timestamp_ms)
+        {
+            runs.push(&records[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(offset: u64, timestamp_ms: i64) -> Record {
+        Record {
+            topic: "pins".into(),
+            partition: 0,
+            offset,
+            key: None,
+            value: Some(b"{}".to_vec()),
+            timestamp_ms,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn runs_split_where_the_receive_date_changes() {
+        let day = 86_400_000;
+        let records = [
+            record(1, day - 2),
+            record(2, day - 1),
+            record(3, day),
+            record(4, day - 1), // a clock step back across midnight
+        ];
+        let runs = runs_by_date(&records);
+        let offsets: Vec<Vec<u64>> = runs
+            .iter()
+            .map(|run| run.iter().map(|r| r.offset).collect())
+            .collect();
+        assert_eq!(offsets, vec![vec![1, 2], vec![3], vec![4]]);
+        assert!(runs_by_date(&[]).is_empty());
+    }
+}

@@ -1,0 +1,251 @@
+//! `pinpipe lake` (the lake writer), `pinpipe batch --date D` (the daily batch job) and
+//! `pinpipe analytics` (the daily results, without writing SQL).
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use pinpipe_batch::{BatchSummary, Progress, Stage};
+use pinpipe_lake::{Lake, Until};
+use pinpipe_log::EventLog;
+
+use crate::config::Config;
+use crate::sql_command::Format;
+
+/// Opens the configured lake, with a message that says what to check.
+pub fn open_lake(config: &Config) -> anyhow::Result<Lake> {
+    Lake::open(&config.lake, &config.data_dir).context("cannot open the lake; check [lake] url")
+}
+
+/// Options of `pinpipe lake`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LakeOptions {
+    /// Write everything the log holds now, then stop (instead of running until a signal).
+    #[arg(long)]
+    once: bool,
+}
+
+/// Runs the lake writer until a shutdown signal (or, with `--once`, until caught up).
+pub async fn lake(config: &Config, options: &LakeOptions) -> anyhow::Result<()> {
+    let log = EventLog::open(&config.log, &config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the event log ({})", config.log.url))?;
+    let lake = open_lake(config)?;
+    lake.ready().await.context("the lake cannot be reached")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        crate::serve_command::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until = if options.once {
+        Until::CaughtUp
+    } else {
+        Until::Stopped
+    };
+    tracing::info!(lake = %lake.url(), group = %config.lake_writer.group, "lake writer running");
+    let stats = pinpipe_lake::writer::run(
+        &log,
+        &config.log,
+        &lake,
+        &config.lake_writer,
+        until,
+        stopped,
+    )
+    .await
+    .context("the lake writer failed")?;
+    tracing::info!(
+        records = stats.records,
+        files = stats.files,
+        file_bytes = stats.file_bytes,
+        skipped = stats.skipped,
+        "lake writer stopped"
+    );
+    log.close().await.context("cannot close the event log")?;
+    Ok(())
+}
+
+/// Options of `pinpipe batch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BatchOptions {
+    /// The day to compute: all events received up to its end (UTC) [default: yesterday, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<NaiveDate>,
+    /// Do not write the analytics to the serving DB (only to the lake).
+    #[arg(long)]
+    no_serving: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Draws a spinner per stage on a terminal; logs stages otherwise.
+struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for Spinner {
+    fn stage(&self, name: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(name.to_owned()),
+            None => tracing::info!(target: "pinpipe::batch", "{name}…"),
+        }
+    }
+
+    fn done(&self, stage: &Stage) {
+        let line = format!(
+            "{:<16} {:>10} rows  {:>7.2} s",
+            stage.name, stage.rows, stage.seconds
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => tracing::info!(target: "pinpipe::batch", "{line}"),
+        }
+    }
+}
+
+/// Runs the batch job for one date and prints its summary.
+pub async fn batch(config: &Config, options: &BatchOptions) -> anyhow::Result<()> {
+    let date = options
+        .date
+        .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
+    let lake = open_lake(config)?;
+    lake.ready().await.context("the lake cannot be reached")?;
+    let db = if options.no_serving {
+        None
+    } else {
+        Some(crate::stream_command::open_serving(config).await?)
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} batch {prefix}: {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(date.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let spinner = Spinner { bar };
+    let summary = pinpipe_batch::job::run(&lake, &config.batch, date, db.as_ref(), &spinner)
+        .await
+        .with_context(|| format!("the batch job for {date} failed"))?;
+    if let Some(bar) = &spinner.bar {
+        bar.finish_and_clear();
+    }
+    if let Some(db) = &db {
+        db.close().await;
+    }
+    if options.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprint!("{}", human_summary(&summary));
+    }
+    Ok(())
+}
+
+fn human_summary(s: &BatchSummary) -> String {
+    let mut text = format!(
+        "batch {}: done in {:.1} s\n  raw zone   {} files, {:.1} MB: pins {}, geos {}, users {}\n  \
+         unusable   pins {}, geos {}, users {} (left out)\n  curated    pins {}, geos {}, users {} \
+         (Delta versions {}, {}, {})\n  analytics  ",
+        s.date,
+        s.seconds,
+        s.raw_files,
+        s.raw_bytes as f64 / 1e6,
+        s.raw_records[0],
+        s.raw_records[1],
+        s.raw_records[2],
+        s.dead_letters[0],
+        s.dead_letters[1],
+        s.dead_letters[2],
+        s.curated_rows[0],
+        s.curated_rows[1],
+        s.curated_rows[2],
+        s.curated_versions[0],
+        s.curated_versions[1],
+        s.curated_versions[2],
+    );
+    let parts: Vec<String> = s
+        .analytics_rows
+        .iter()
+        .map(|(name, rows)| format!("{name} {rows}"))
+        .collect();
+    text.push_str(&parts.join(", "));
+    text.push('\n');
+    if s.serving {
+        text.push_str("  serving DB analytics tables updated\n");
+    }
+    text
+}
+
+/// Options of `pinpipe analytics`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalyticsOptions {
+    /// The date whose results to print [default: the latest computed].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<NaiveDate>,
+    /// Only this analytic (e.g. category_by_country) [default: all 11].
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// Prints the analytics of a date from the lake.
+pub async fn analytics(config: &Config, options: &AnalyticsOptions) -> anyhow::Result<()> {
+    let lake = open_lake(config)?;
+    let names: Vec<&str> = match &options.name {
+        Some(name) => match pinpipe_batch::analytics::by_name(name) {
+            Some(analytic) => vec![analytic.name],
+            None => anyhow::bail!(
+                "no analytic named {name:?}; the names are: {}",
+                pinpipe_batch::analytics::ANALYTICS
+                    .iter()
+                    .map(|a| a.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        None => pinpipe_batch::analytics::ANALYTICS
+            .iter()
+            .map(|a| a.name)
+            .collect(),
+    };
+    let dates = pinpipe_batch::job::analytics_dates(&lake).await?;
+    let date = match options.date {
+        Some(date) if dates.contains(&date) => date,
+        Some(date) => anyhow::bail!(
+            "no analytics for {date}; run `pinpipe batch --date {date}` first{}",
+            dates
+                .last()
+                .map(|d| format!(" (latest computed: {d})"))
+                .unwrap_or_default()
+        ),
+        None => *dates
+            .last()
+            .context("no analytics in the lake yet: run `pinpipe batch --date YYYY-MM-DD` first")?,
+    };
+    let several = names.len() > 1 && options.format == Format::Table;
+    // Several analytics in one machine-readable stream: each row says which one it belongs to.
+    let tagged = names.len() > 1 && options.format != Format::Table;
+    for name in names {
+        let sql = if tagged {
+            format!("SELECT '{name}' AS analytic, * FROM {name}")
+        } else {
+            format!("SELECT * FROM {name}")
+        };
+        let result = pinpipe_batch::query::query(&lake, &config.batch, &sql, Some(date))
+            .await
+            .with_context(|| format!("reading {name}"))?;
+        if several {
+            println!("== {name} ({date})");
+        }
+        crate::sql_command::print(&result, options.format)?;
+        if several {
+            println!();
+        }
+    }
+    Ok(())
+}
