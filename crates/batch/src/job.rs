@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::BatchError;
 use crate::analytics::{ANALYTICS, JOINED};
-use crate::session::{BatchConfig, LakeSession, delta_table};
+use crate::session::{BatchConfig, LakeSession, delta_table, load_delta};
 use crate::udf::{clean_fields, udf_name};
 
 /// What one stage did, for the summary.
@@ -194,7 +194,12 @@ pub async fn run(
             .await?
             .logical_plan()
             .clone();
-        let table = delta_table(lake, &format!("curated/{kind}"))?;
+        // Loaded when it exists: an overwrite must know the files it replaces.
+        let rel = format!("curated/{kind}");
+        let table = match load_delta(lake, &rel).await? {
+            Some(table) => table,
+            None => delta_table(lake, &rel)?,
+        };
         let table = table
             .write(Vec::new())
             .with_input_plan(plan)
@@ -227,9 +232,11 @@ pub async fn run(
     session.ctx.register_table("joined", joined)?;
     let mut results = Vec::new();
     for analytic in ANALYTICS {
-        let batches = session.ctx.sql(analytic.sql).await?.collect().await?;
+        let frame = session.ctx.sql(analytic.sql).await?;
+        let schema = frame.schema().as_arrow().clone();
+        let batches = frame.collect().await?;
         let rows = to_rows(analytic.name, analytic.columns, &batches)?;
-        let file = encode_parquet(&batches, analytic.columns, &session).await?;
+        let file = encode_parquet(&schema, &batches, analytic.columns)?;
         lake.put_durable(
             &format!("analytics/{}/dt={date}/part-00000.parquet", analytic.name),
             file,
@@ -292,26 +299,22 @@ async fn count(session: &LakeSession, sql: &str) -> Result<u64, BatchError> {
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
-/// An analytic's result as one Parquet file with plain types (Int64, Float64, Utf8).
-async fn encode_parquet(
+/// An analytic's result as one Parquet file with plain types (Int64, Float64, Utf8), typed by
+/// the query's schema (so an empty result has the same column types as any other date's).
+fn encode_parquet(
+    query_schema: &arrow::datatypes::Schema,
     batches: &[RecordBatch],
     columns: &[&str],
-    session: &LakeSession,
 ) -> Result<Bytes, BatchError> {
     let schema = Arc::new(arrow::datatypes::Schema::new(
         columns
             .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let data_type = batches
-                    .first()
-                    .map(|b| plain_type(b.column(i).data_type()))
-                    .unwrap_or(DataType::Utf8);
-                arrow::datatypes::Field::new(*name, data_type, true)
+            .zip(query_schema.fields())
+            .map(|(name, field)| {
+                arrow::datatypes::Field::new(*name, plain_type(field.data_type()), true)
             })
             .collect::<Vec<_>>(),
     ));
-    let _ = session;
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), None)?;
     for batch in batches {

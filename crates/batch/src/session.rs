@@ -224,6 +224,9 @@ pub fn delta_table(lake: &Lake, rel: &str) -> Result<DeltaTable, BatchError> {
 
 /// The Delta table of a folder of the lake, loaded; `None` when there is none yet.
 pub async fn load_delta(lake: &Lake, rel: &str) -> Result<Option<DeltaTable>, BatchError> {
+    if lake.list(&format!("{rel}/_delta_log")).await?.is_empty() {
+        return Ok(None);
+    }
     let mut table = delta_table(lake, rel)?;
     match table.load().await {
         Ok(()) => Ok(Some(table)),

@@ -75,16 +75,27 @@ pub fn batch(dir: &Path, data: &Path, env: &[(&str, &str)], date: &str) -> Value
 
 /// `pinpipe sql --on lake --format jsonl QUERY`, parsed.
 pub fn lake_sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Value> {
-    let out = run_ok(dir, data, env, &["sql", "--on", "lake", "--format", "jsonl", query]);
+    let out = run_ok(
+        dir,
+        data,
+        env,
+        &["sql", "--on", "lake", "--format", "jsonl", query],
+    );
     text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
-/// The curated tables as sets of JSON rows (data.md's columns).
+/// The curated tables as sets of JSON rows (data.md's columns); asserts no row is there twice.
 pub fn curated(dir: &Path, data: &Path, env: &[(&str, &str)]) -> [BTreeSet<String>; 3] {
-    ["pins", "geos", "users"].map(|t| set(lake_sql(dir, data, env, &format!("SELECT * FROM {t}"))))
+    ["pins", "geos", "users"].map(|t| {
+        let rows = lake_sql(dir, data, env, &format!("SELECT * FROM {t}"));
+        let count = rows.len();
+        let rows = set(rows);
+        assert_eq!(rows.len(), count, "curated {t} holds duplicate rows");
+        rows
+    })
 }
 
 /// Asserts the curated tables equal `pinpipe clean --dedup` of the log; returns the pin count.
@@ -116,7 +127,12 @@ pub fn analytics(
     env: &[(&str, &str)],
     date: &str,
 ) -> BTreeMap<String, Vec<Value>> {
-    let out = run_ok(dir, data, env, &["analytics", "--date", date, "--format", "jsonl"]);
+    let out = run_ok(
+        dir,
+        data,
+        env,
+        &["analytics", "--date", date, "--format", "jsonl"],
+    );
     let mut all: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for line in text(&out.stdout).lines() {
         let mut row: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
@@ -145,7 +161,12 @@ pub fn reference_analytics(dir: &Path, data: &Path) -> BTreeMap<String, Vec<Valu
 }
 
 /// Runs bench/reference_analytics.py on three JSONL files; reads its outputs.
-pub fn reference_on(pins: &Path, geos: &Path, users: &Path, out: &Path) -> BTreeMap<String, Vec<Value>> {
+pub fn reference_on(
+    pins: &Path,
+    geos: &Path,
+    users: &Path,
+    out: &Path,
+) -> BTreeMap<String, Vec<Value>> {
     let script = repo().join("bench/reference_analytics.py");
     let run = std::process::Command::new("python3")
         .arg(script)
@@ -206,7 +227,12 @@ pub fn assert_analytics_equal(
     actual: &BTreeMap<String, Vec<Value>>,
     expected: &BTreeMap<String, Vec<Value>>,
 ) {
-    assert_eq!(expected.len(), 11, "expected analytics: {:?}", expected.keys());
+    assert_eq!(
+        expected.len(),
+        11,
+        "expected analytics: {:?}",
+        expected.keys()
+    );
     for (name, rows) in expected {
         let got = actual.get(name).cloned().unwrap_or_default();
         let equal = got.len() == rows.len() && got.iter().zip(rows).all(|(a, b)| same(a, b));
