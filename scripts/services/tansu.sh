@@ -114,7 +114,32 @@ cmd_start() {
     sleep 0.1
     waited=$((waited + 1))
   done
+  add_header_index "$dir/tansu.db"
   echo "tansu started (pid $pid) on 127.0.0.1:$TANSU_PORT; data $dir/tansu.db, log $dir/tansu.log"
+}
+
+# tansu 0.6.0's SQLite schema has no index on record headers, and its fetch looks up each
+# returned record's headers with a full scan of that table: with headers on every record (pinpipe
+# sends `request_id`), reads slow down with the square of the data and the broker's one storage
+# task stops answering anything else (group heartbeats, metadata) meanwhile. The index makes
+# each look-up a seek. Safe while the broker runs; idempotent.
+add_header_index() {
+  python3 - "$1" <<'PY'
+import sqlite3, sys, time
+for attempt in range(100):
+    try:
+        db = sqlite3.connect(sys.argv[1], timeout=10)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'header'").fetchone():
+            db.execute("CREATE INDEX IF NOT EXISTS header_topition_offset_id ON header (topition, offset_id)")
+            db.commit()
+            break
+        db.close()
+    except sqlite3.OperationalError:
+        pass
+    time.sleep(0.1)
+else:
+    sys.exit("tansu.sh: could not add the header index to " + sys.argv[1])
+PY
 }
 
 cmd_stop() {

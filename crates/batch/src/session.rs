@@ -22,6 +22,9 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
+use deltalake::logstore::{
+    LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
+};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use pinpipe_lake::{KINDS, Lake};
 use serde::{Deserialize, Serialize};
@@ -214,8 +217,43 @@ impl LakeSession {
     }
 }
 
+/// delta-rs's plain log store (commits by "rename if absent", which the lake's stores provide)
+/// for any scheme. delta-rs registers it for `file://` only and leaves S3 and GCS to optional
+/// crates that bring their own AWS/GCP clients; pinpipe hands it its own `object_store` stores
+/// instead, so the plain log store is all that is missing.
+struct PlainLogStores;
+
+impl LogStoreFactory for PlainLogStores {
+    fn with_options(
+        &self,
+        prefixed_store: ObjectStoreRef,
+        root_store: ObjectStoreRef,
+        location: &url::Url,
+        options: &StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn LogStore>> {
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
+/// Makes delta-rs accept the lake's scheme (idempotent).
+fn register_log_store(lake: &Lake) {
+    let scheme = format!("{}://", lake.url().scheme());
+    if let Ok(url) = url::Url::parse(&scheme) {
+        let factories = logstore_factories();
+        if !factories.contains_key(&url) {
+            factories.insert(url, Arc::new(PlainLogStores));
+        }
+    }
+}
+
 /// A Delta table object for a folder of the lake (not loaded).
 pub fn delta_table(lake: &Lake, rel: &str) -> Result<DeltaTable, BatchError> {
+    register_log_store(lake);
     let url = lake.folder_url(rel)?;
     Ok(DeltaTableBuilder::from_url(url.clone())?
         .with_storage_backend(lake.store(), url)
