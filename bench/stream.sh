@@ -39,7 +39,7 @@ PG_ADMIN=postgres://postgres@127.0.0.1:55442/postgres
 . bench/lib.sh
 
 applied() { # applied DATADIR -> records the serving DB's offsets cover
-  "$BIN" --data-dir "$1" sql --format csv "SELECT COALESCE(SUM(next_offset), 0) FROM stream_offsets" 2>/dev/null | tail -1
+  "$BIN" --data-dir "$1" sql --on serving --format csv "SELECT COALESCE(SUM(next_offset), 0) FROM stream_offsets" 2>/dev/null | tail -1
 }
 
 # The log, filled once: EVENTS events from the emulator in batches.

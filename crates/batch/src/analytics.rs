@@ -9,7 +9,34 @@ pub struct Analytic {
     /// Output columns, in order.
     pub columns: &'static [&'static str],
     /// The query, over the view `joined` ([`JOINED`]).
-    pub sql: &'static str,
+    pub query: Query,
+}
+
+/// How an analytic is computed.
+#[derive(Debug, Clone, Copy)]
+pub enum Query {
+    /// This SQL.
+    Sql(&'static str),
+    /// The most popular category per value of this column of `joined` (non-null), with its
+    /// count; ties go to the first category in code-point order.
+    MostPopularCategoryBy(&'static str),
+}
+
+impl Analytic {
+    /// The analytic's SQL over the view `joined`.
+    pub fn sql(&self) -> String {
+        match self.query {
+            Query::Sql(sql) => sql.to_owned(),
+            Query::MostPopularCategoryBy(group) => format!(
+                "SELECT {group}, category, category_count FROM (
+  SELECT {group}, category, category_count,
+         row_number() OVER (PARTITION BY {group} ORDER BY category_count DESC, category ASC) AS rn
+  FROM (SELECT {group}, category, COUNT(*) AS category_count FROM joined
+        WHERE {group} IS NOT NULL AND category IS NOT NULL GROUP BY {group}, category) counted
+) ranked WHERE rn = 1 ORDER BY {group}"
+            ),
+        }
+    }
 }
 
 /// The inner join of the curated pins, geos and users on `ind`, with the derived columns the
@@ -34,68 +61,57 @@ pub const ANALYTICS: [Analytic; 11] = [
     Analytic {
         name: "category_by_country",
         columns: &["country", "category", "category_count"],
-        sql: r#"
-SELECT country, category, category_count FROM (
-  SELECT country, category, category_count,
-         row_number() OVER (PARTITION BY country ORDER BY category_count DESC, category ASC) AS rn
-  FROM (SELECT country, category, COUNT(*) AS category_count FROM joined
-        WHERE country IS NOT NULL AND category IS NOT NULL GROUP BY country, category) counted
-) ranked WHERE rn = 1 ORDER BY country"#,
+        query: Query::MostPopularCategoryBy("country"),
     },
     Analytic {
         name: "category_by_year",
         columns: &["post_year", "category", "category_count"],
-        sql: r#"
-SELECT post_year, category, category_count FROM (
-  SELECT post_year, category, category_count,
-         row_number() OVER (PARTITION BY post_year ORDER BY category_count DESC, category ASC) AS rn
-  FROM (SELECT post_year, category, COUNT(*) AS category_count FROM joined
-        WHERE post_year IS NOT NULL AND category IS NOT NULL GROUP BY post_year, category) counted
-) ranked WHERE rn = 1 ORDER BY post_year"#,
+        query: Query::MostPopularCategoryBy("post_year"),
     },
     Analytic {
         name: "top_user_by_country",
         columns: &["country", "poster_name", "follower_count"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT country, poster_name, follower_count FROM (
   SELECT country, poster_name, follower_count,
          row_number() OVER (PARTITION BY country ORDER BY follower_count DESC, poster_name ASC) AS rn
   FROM joined
   WHERE country IS NOT NULL AND poster_name IS NOT NULL AND follower_count IS NOT NULL
 ) ranked WHERE rn = 1 ORDER BY country"#,
+        ),
     },
     Analytic {
         name: "top_user",
         columns: &["country", "poster_name", "follower_count"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT country, poster_name, follower_count FROM joined
 WHERE country IS NOT NULL AND poster_name IS NOT NULL AND follower_count IS NOT NULL
 ORDER BY follower_count DESC, poster_name ASC, country ASC LIMIT 1"#,
+        ),
     },
     Analytic {
         name: "category_by_age_group",
         columns: &["age_group", "category", "category_count"],
-        sql: r#"
-SELECT age_group, category, category_count FROM (
-  SELECT age_group, category, category_count,
-         row_number() OVER (PARTITION BY age_group ORDER BY category_count DESC, category ASC) AS rn
-  FROM (SELECT age_group, category, COUNT(*) AS category_count FROM joined
-        WHERE age_group IS NOT NULL AND category IS NOT NULL GROUP BY age_group, category) counted
-) ranked WHERE rn = 1 ORDER BY age_group"#,
+        query: Query::MostPopularCategoryBy("age_group"),
     },
     Analytic {
         name: "median_followers_by_age_group",
         columns: &["age_group", "median_follower_count"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT age_group, median(CAST(follower_count AS DOUBLE)) AS median_follower_count
 FROM joined WHERE age_group IS NOT NULL GROUP BY age_group ORDER BY age_group"#,
+        ),
     },
     // A join year with joined rows but no user with both a name and a join date counts 0, as a
     // median with no follower counts is null: groups come from the key (contract note 35).
     Analytic {
         name: "users_joined_by_year",
         columns: &["join_year", "number_users_joined"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT years.join_year, COALESCE(counted.n, 0) AS number_users_joined
 FROM (SELECT DISTINCT join_year FROM joined WHERE join_year IS NOT NULL) years
 LEFT JOIN (
@@ -105,21 +121,26 @@ LEFT JOIN (
   ) users GROUP BY join_year
 ) counted ON years.join_year = counted.join_year
 ORDER BY years.join_year"#,
+        ),
     },
     Analytic {
         name: "median_followers_by_join_year",
         columns: &["join_year", "median_follower_count"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT join_year, median(CAST(follower_count AS DOUBLE)) AS median_follower_count
 FROM joined WHERE join_year IS NOT NULL GROUP BY join_year ORDER BY join_year"#,
+        ),
     },
     Analytic {
         name: "median_followers_by_join_year_and_age_group",
         columns: &["join_year", "age_group", "median_follower_count"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT join_year, age_group, median(CAST(follower_count AS DOUBLE)) AS median_follower_count
 FROM joined WHERE join_year IS NOT NULL AND age_group IS NOT NULL
 GROUP BY join_year, age_group ORDER BY join_year, age_group"#,
+        ),
     },
     Analytic {
         name: "category_summary",
@@ -130,20 +151,24 @@ GROUP BY join_year, age_group ORDER BY join_year, age_group"#,
             "videos",
             "median_follower_count",
         ],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT category, COUNT(*) AS pins,
        CAST(SUM(CASE WHEN media_type = 'image' THEN 1 ELSE 0 END) AS BIGINT) AS images,
        CAST(SUM(CASE WHEN media_type = 'video' THEN 1 ELSE 0 END) AS BIGINT) AS videos,
        median(CAST(follower_count AS DOUBLE)) AS median_follower_count
 FROM joined WHERE category IS NOT NULL GROUP BY category ORDER BY category"#,
+        ),
     },
     Analytic {
         name: "top_tags",
         columns: &["tag", "pins"],
-        sql: r#"
+        query: Query::Sql(
+            r#"
 SELECT tag, COUNT(DISTINCT unique_id) AS pins FROM (
   SELECT unique_id, unnest(tag_list) AS tag FROM joined
 ) tags GROUP BY tag ORDER BY pins DESC, tag ASC LIMIT 20"#,
+        ),
     },
 ];
 

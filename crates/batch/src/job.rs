@@ -232,7 +232,7 @@ pub async fn run(
     session.ctx.register_table("joined", joined)?;
     let mut results = Vec::new();
     for analytic in ANALYTICS {
-        let frame = session.ctx.sql(analytic.sql).await?;
+        let frame = session.ctx.sql(&analytic.sql()).await?;
         let schema = frame.schema().as_arrow().clone();
         let batches = frame.collect().await?;
         let rows = to_rows(analytic.name, analytic.columns, &batches)?;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Batch-layer benchmark on the local lake:
+#   - lake writer: BENCH_PINS pin events plus their geo and user events (3 x BENCH_PINS) already in
+#     the local log, then `pinpipe lake --once` from nothing: events/s into the raw zone. Baseline
+#     in the same run: reading the same log with `pinpipe tail --format value > /dev/null` (every
+#     topic), i.e. what the writer costs over just reading the log;
+#   - batch job: `pinpipe batch --date TODAY --json` over that raw zone (clean, de-duplicate,
+#     Delta, all 11 analytics, serving DB): wall time, peak RSS (/usr/bin/time) and the stages.
+#     Baseline in the same run: `pinpipe clean --type pin --dedup` over the pins alone (one
+#     thread, streaming), i.e. the batch job's cost against the plain cleaning of a third of it.
+#
+#   bench/batch.sh
+#
+# Knobs: BENCH_PINS (1000000; BENCH_PINS=3333334 gives the 10,000,000-event run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PINS=${BENCH_PINS:-1000000}
+EVENTS=$((PINS * 3))
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pinpipe/target}
+WORK=$(mktemp -d /tmp/pinpipe-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cargo build --release --locked -q -p pinpipe --bin pinpipe
+BIN=$CARGO_TARGET_DIR/release/pinpipe
+export RUST_LOG=warn
+
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1 / ($3 - $2):,.0f}')"; }
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+
+# The log, filled once: pin, geo and user events from the emulator in batches.
+"$BIN" --data-dir "$WORK/d" serve --listen 127.0.0.1:8140 > "$WORK/serve.log" 2>&1 &
+PIDS+=($!)
+wait_port 8140
+start=$(now)
+"$BIN" emulate --url http://127.0.0.1:8140 --count "$EVENTS" --rate 0 --mode batch --batch-size 1000 \
+  --concurrency 4 --seed 5 --quiet > /dev/null
+end=$(now)
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+echo "loaded $EVENTS events in $(secs "$start" "$end") s ($(rate "$EVENTS" "$start" "$end") events/s through HTTP)"
+du -sh "$WORK/d" | sed 's/^/log size: /'
+
+# Baseline: reading every topic of the log.
+start=$(now)
+for topic in pins geos users; do
+  "$BIN" --data-dir "$WORK/d" tail --topic "$topic" --format value > /dev/null
+done
+end=$(now)
+read_rate=$(rate "$EVENTS" "$start" "$end")
+echo "baseline, reading the log (tail --format value): $(secs "$start" "$end") s, $read_rate events/s"
+
+# The lake writer from nothing.
+start=$(now)
+/usr/bin/time -f "%M" -o "$WORK/lake.rss" "$BIN" --data-dir "$WORK/d" lake --once
+end=$(now)
+lake_rate=$(rate "$EVENTS" "$start" "$end")
+echo "lake writer --once: $(secs "$start" "$end") s, $lake_rate events/s, peak RSS $(( $(cat "$WORK/lake.rss") / 1024 )) MB"
+du -sh "$WORK/d/lake/raw" | sed 's/^/raw zone size: /'
+find "$WORK/d/lake/raw" -name '*.parquet' | wc -l | sed 's/^/raw files: /'
+
+# Baseline: the plain cleaning of the pins, one thread.
+"$BIN" --data-dir "$WORK/d" tail --topic pins --format value > "$WORK/pins.jsonl"
+start=$(now)
+"$BIN" clean --type pin --dedup < "$WORK/pins.jsonl" > /dev/null
+end=$(now)
+clean_secs=$(secs "$start" "$end")
+rm -f "$WORK/pins.jsonl"
+echo "baseline, clean --type pin --dedup over the $PINS pins: $clean_secs s"
+
+# The batch job, twice (the second run overwrites: idempotent re-run).
+for run in 1 2; do
+  start=$(now)
+  /usr/bin/time -f "%M" -o "$WORK/batch.rss" "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" --json > "$WORK/batch.json"
+  end=$(now)
+  echo "batch run $run: $(secs "$start" "$end") s wall, peak RSS $(( $(cat "$WORK/batch.rss") / 1024 )) MB"
+  python3 - "$WORK/batch.json" "$clean_secs" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("  stages: " + ", ".join(f"{st['name']} {st['seconds']:.2f} s" for st in s["stages"]))
+print(f"  raw records {sum(s['raw_records']):,}, curated rows {s['curated_rows']}, total {s['seconds']:.2f} s"
+      f" = {s['seconds'] / float(sys.argv[2]):.2f}x the one-thread clean of the pins")
+PY
+done
+du -sh "$WORK/d/lake/curated" | sed 's/^/curated size: /'
