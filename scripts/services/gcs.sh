@@ -35,122 +35,38 @@ GCS_BUCKET=pinpipe
 START_TIMEOUT_SECS=60
 STOP_TIMEOUT_SECS=10
 
-die() {
-  echo "gcs.sh: $*" >&2
-  exit 1
-}
-
-usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SVC_SCRIPT=gcs.sh
+SVC_USAGE_LINES=2,18
+SVC_NAME="gcs emulator"
+SVC_WHAT="the emulator"
+SVC_FILES=gcs
+SVC_MATCH=gcs_emulator.py
+SVC_PORT="$GCS_PORT"
+SVC_PORT_VAR=GCS_PORT
+SVC_SHOWN=
 
 python_bin() {
   echo "$("$HERE/python.sh" path)/python"
 }
 
-# The data dir as an absolute path (created when missing).
-data_dir() {
-  [ -n "${1:-}" ] || usage
-  mkdir -p "$1"
-  (cd "$1" && pwd -P)
-}
-
-# True while process $1 exists and is not a zombie.
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
-  [ "$state" != Z ]
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$GCS_PORT") 2>/dev/null
-}
-
-# The pid of DIR's emulator when it is running (and really is the emulator), else nothing.
-running_pid() {
-  local pidfile="$1/gcs.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  alive "$pid" || return 1
-  # Guard against a recycled pid: the process must be the emulator.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q gcs_emulator.py || return 1
-  echo "$pid"
-}
-
 cmd_start() {
   local dir pid py
   dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "gcs emulator already running (pid $pid, 127.0.0.1:$GCS_PORT, $dir)"
+  if already_running "$dir"; then
     return 0
   fi
   py="$(python_bin)"
   [ -x "$py" ] || die "no python in the venv ($py); run: $0 install"
-  if port_open; then
-    die "127.0.0.1:$GCS_PORT is already in use by another process; set GCS_PORT"
-  fi
+  check_port_free
   local verbose=()
   [ "${GCS_VERBOSE:-0}" = 1 ] && verbose=(--verbose)
   # The bucket is created (when missing) before the port opens.
   "$py" -u "$HERE/gcs_emulator.py" --host 127.0.0.1 --port "$GCS_PORT" --root "$dir/data" \
     --bucket "$GCS_BUCKET" "${verbose[@]}" </dev/null >>"$dir/gcs.log" 2>&1 &
   pid=$!
-  echo "$pid" >"$dir/gcs.pid"
-  local waited=0
-  until port_open; do
-    if ! alive "$pid"; then
-      echo "gcs.sh: the emulator exited during start-up; $dir/gcs.log:" >&2
-      cat "$dir/gcs.log" >&2
-      rm -f "$dir/gcs.pid"
-      exit 1
-    fi
-    if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
-      echo "gcs.sh: 127.0.0.1:$GCS_PORT not accepting connections after ${START_TIMEOUT_SECS}s; $dir/gcs.log:" >&2
-      cat "$dir/gcs.log" >&2
-      cmd_stop "$dir" >&2 || true
-      exit 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
+  wait_started "$dir" "$pid"
   echo "gcs emulator started (pid $pid) on http://127.0.0.1:$GCS_PORT, bucket $GCS_BUCKET; data $dir/data, log $dir/gcs.log"
-}
-
-cmd_stop() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if ! pid="$(running_pid "$dir")"; then
-    echo "gcs emulator not running ($dir)"
-    rm -f "$dir/gcs.pid"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local waited=0
-  while alive "$pid"; do
-    if [ "$waited" -ge $((STOP_TIMEOUT_SECS * 10)) ]; then
-      echo "gcs emulator (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT_SECS}s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$dir/gcs.pid"
-  echo "gcs emulator stopped (pid $pid)"
-}
-
-cmd_status() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "gcs emulator running (pid $pid, 127.0.0.1:$GCS_PORT, $dir)"
-  else
-    echo "gcs emulator not running ($dir)"
-    return 1
-  fi
 }
 
 # object_store's GoogleCloudStorageBuilder::from_env reads these. The key's gcs_base_url points

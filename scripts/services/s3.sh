@@ -25,15 +25,16 @@ S3_BUCKET=pinpipe
 START_TIMEOUT_SECS=60
 STOP_TIMEOUT_SECS=10
 
-die() {
-  echo "s3.sh: $*" >&2
-  exit 1
-}
-
-usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SVC_SCRIPT=s3.sh
+SVC_USAGE_LINES=2,15
+SVC_NAME=s3s-fs
+SVC_WHAT=s3s-fs
+SVC_FILES=s3s-fs
+SVC_MATCH=s3s-fs
+SVC_PORT="$S3_PORT"
+SVC_PORT_VAR=S3_PORT
+SVC_SHOWN=/data
 
 installed() {
   [ -x "$S3S_BIN" ] && "$S3S_BIN" --version 2>/dev/null | grep -qw "$S3S_VERSION"
@@ -54,107 +55,22 @@ cmd_install() {
   installed || die "$S3S_BIN does not report version $S3S_VERSION after installing"
 }
 
-# The data dir as an absolute path (created when missing).
-data_dir() {
-  [ -n "${1:-}" ] || usage
-  mkdir -p "$1"
-  (cd "$1" && pwd -P)
-}
-
-# True while process $1 exists and is not a zombie.
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
-  [ "$state" != Z ]
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null
-}
-
-# The pid of DIR's server when it is running (and really is s3s-fs), else nothing.
-running_pid() {
-  local pidfile="$1/s3s-fs.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  alive "$pid" || return 1
-  # Guard against a recycled pid: the process must be an s3s-fs binary.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q s3s-fs || return 1
-  echo "$pid"
-}
-
 cmd_start() {
   local dir pid
   dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "s3s-fs already running (pid $pid, 127.0.0.1:$S3_PORT, $dir/data)"
+  if already_running "$dir"; then
     return 0
   fi
   installed || die "s3s-fs $S3S_VERSION is not installed; run: $0 install"
-  if port_open; then
-    die "127.0.0.1:$S3_PORT is already in use by another process; set S3_PORT"
-  fi
+  check_port_free
   # s3s-fs maps bucket NAME to the directory DATA/NAME: making it creates the bucket.
   mkdir -p "$dir/data/$S3_BUCKET"
   "$S3S_BIN" --host 127.0.0.1 --port "$S3_PORT" \
     --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" \
     "$dir/data" </dev/null >>"$dir/s3s-fs.log" 2>&1 &
   pid=$!
-  echo "$pid" >"$dir/s3s-fs.pid"
-  local waited=0
-  until port_open; do
-    if ! alive "$pid"; then
-      echo "s3.sh: s3s-fs exited during start-up; $dir/s3s-fs.log:" >&2
-      cat "$dir/s3s-fs.log" >&2
-      rm -f "$dir/s3s-fs.pid"
-      exit 1
-    fi
-    if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
-      echo "s3.sh: 127.0.0.1:$S3_PORT not accepting connections after ${START_TIMEOUT_SECS}s; $dir/s3s-fs.log:" >&2
-      cat "$dir/s3s-fs.log" >&2
-      cmd_stop "$dir" >&2 || true
-      exit 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
+  wait_started "$dir" "$pid"
   echo "s3s-fs started (pid $pid) on http://127.0.0.1:$S3_PORT, bucket $S3_BUCKET; data $dir/data, log $dir/s3s-fs.log"
-}
-
-cmd_stop() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if ! pid="$(running_pid "$dir")"; then
-    echo "s3s-fs not running ($dir)"
-    rm -f "$dir/s3s-fs.pid"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local waited=0
-  while alive "$pid"; do
-    if [ "$waited" -ge $((STOP_TIMEOUT_SECS * 10)) ]; then
-      echo "s3s-fs (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT_SECS}s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$dir/s3s-fs.pid"
-  echo "s3s-fs stopped (pid $pid)"
-}
-
-cmd_status() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "s3s-fs running (pid $pid, 127.0.0.1:$S3_PORT, $dir/data)"
-  else
-    echo "s3s-fs not running ($dir)"
-    return 1
-  fi
 }
 
 cmd_env() {

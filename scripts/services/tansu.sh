@@ -20,15 +20,16 @@ TANSU_PORT="${TANSU_PORT:-9092}"
 START_TIMEOUT_SECS=60
 STOP_TIMEOUT_SECS=10
 
-die() {
-  echo "tansu.sh: $*" >&2
-  exit 1
-}
-
-usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SVC_SCRIPT=tansu.sh
+SVC_USAGE_LINES=2,13
+SVC_NAME=tansu
+SVC_WHAT="the broker"
+SVC_FILES=tansu
+SVC_MATCH=tansu
+SVC_PORT="$TANSU_PORT"
+SVC_PORT_VAR=TANSU_PORT
+SVC_SHOWN=
 
 installed() {
   [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -qw "$TANSU_VERSION"
@@ -44,48 +45,14 @@ cmd_install() {
   installed || die "$TANSU_BIN does not report version $TANSU_VERSION after installing"
 }
 
-# The data dir as an absolute path (created when missing).
-data_dir() {
-  [ -n "${1:-}" ] || usage
-  mkdir -p "$1"
-  (cd "$1" && pwd -P)
-}
-
-# True while process $1 exists and is not a zombie.
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
-  [ "$state" != Z ]
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$TANSU_PORT") 2>/dev/null
-}
-
-# The pid of DIR's broker when it is running (and really is tansu), else nothing.
-running_pid() {
-  local pidfile="$1/tansu.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  alive "$pid" || return 1
-  # Guard against a recycled pid: the process must be a tansu binary.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q tansu || return 1
-  echo "$pid"
-}
-
 cmd_start() {
   local dir pid
   dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "tansu already running (pid $pid, 127.0.0.1:$TANSU_PORT, $dir)"
+  if already_running "$dir"; then
     return 0
   fi
   installed || die "tansu $TANSU_VERSION is not installed; run: $0 install"
-  if port_open; then
-    die "127.0.0.1:$TANSU_PORT is already in use by another process; set TANSU_PORT"
-  fi
+  check_port_free
   # Tansu resolves sqlite:// paths against its working directory (it strips the leading '/'
   # of an absolute path), so it runs inside DIR with a relative database path.
   (
@@ -96,24 +63,7 @@ cmd_start() {
       --storage-engine "sqlite://tansu.db"
   ) </dev/null >>"$dir/tansu.log" 2>&1 &
   pid=$!
-  echo "$pid" >"$dir/tansu.pid"
-  local waited=0
-  until port_open; do
-    if ! alive "$pid"; then
-      echo "tansu.sh: the broker exited during start-up; $dir/tansu.log:" >&2
-      cat "$dir/tansu.log" >&2
-      rm -f "$dir/tansu.pid"
-      exit 1
-    fi
-    if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
-      echo "tansu.sh: 127.0.0.1:$TANSU_PORT not accepting connections after ${START_TIMEOUT_SECS}s; $dir/tansu.log:" >&2
-      cat "$dir/tansu.log" >&2
-      cmd_stop "$dir" >&2 || true
-      exit 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
+  wait_started "$dir" "$pid"
   add_header_index "$dir/tansu.db"
   echo "tansu started (pid $pid) on 127.0.0.1:$TANSU_PORT; data $dir/tansu.db, log $dir/tansu.log"
 }
@@ -140,40 +90,6 @@ for attempt in range(100):
 else:
     sys.exit("tansu.sh: could not add the header index to " + sys.argv[1])
 PY
-}
-
-cmd_stop() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if ! pid="$(running_pid "$dir")"; then
-    echo "tansu not running ($dir)"
-    rm -f "$dir/tansu.pid"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local waited=0
-  while alive "$pid"; do
-    if [ "$waited" -ge $((STOP_TIMEOUT_SECS * 10)) ]; then
-      echo "tansu (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT_SECS}s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$dir/tansu.pid"
-  echo "tansu stopped (pid $pid)"
-}
-
-cmd_status() {
-  local dir pid
-  dir="$(data_dir "${1:-}")"
-  if pid="$(running_pid "$dir")"; then
-    echo "tansu running (pid $pid, 127.0.0.1:$TANSU_PORT, $dir)"
-  else
-    echo "tansu not running ($dir)"
-    return 1
-  fi
 }
 
 case "${1:-}" in

@@ -389,3 +389,31 @@ fn cell(array: &dyn Array, row: usize) -> Cell {
         Cell::Null
     }
 }
+
+/// Copies the analytics of `date` from the lake into the serving DB (the scheduler's `publish`
+/// task, for runs whose batch wrote the lake only). Returns the rows written.
+pub async fn publish(
+    lake: &Lake,
+    config: &BatchConfig,
+    date: NaiveDate,
+    db: &ServingDb,
+) -> Result<u64, BatchError> {
+    let session = LakeSession::new(lake, config).await?;
+    if session.register_analytics(Some(date)).await? != Some(date) {
+        return Err(BatchError::NoAnalytics(date));
+    }
+    let mut results = Vec::new();
+    for analytic in ANALYTICS {
+        let batches = session
+            .ctx
+            .sql(&format!("SELECT * FROM {}", analytic.name))
+            .await?
+            .collect()
+            .await?;
+        results.push(to_rows(analytic.name, analytic.columns, &batches)?);
+    }
+    let rows = results.iter().map(|r| r.rows.len() as u64).sum();
+    let summary = serde_json::json!({ "date": date, "published_rows": rows });
+    db.replace_analytics(date, &results, &summary).await?;
+    Ok(rows)
+}

@@ -36,6 +36,9 @@ pub enum BatchError {
     /// `pinpipe sql` was given a statement that writes.
     #[error("the lake is read-only here: only SELECT (and EXPLAIN, SHOW, DESCRIBE) can run")]
     ReadOnly,
+    /// No analytics of this date in the lake.
+    #[error("no analytics for {0} in the lake: run `pinpipe batch --date {0}` first")]
+    NoAnalytics(chrono::NaiveDate),
     /// The serving DB failed.
     #[error("serving DB: {0}")]
     Serving(#[from] pinpipe_serving::ServingError),

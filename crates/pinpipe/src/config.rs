@@ -47,6 +47,9 @@ pub struct Config {
     /// The daily batch job (`pinpipe batch`) and SQL over the lake.
     #[serde(default)]
     pub batch: pinpipe_batch::BatchConfig,
+    /// The scheduler (`pinpipe schedule`, part of `pinpipe up`) and the Airflow DAG.
+    #[serde(default)]
+    pub schedule: pinpipe_schedule::ScheduleConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -70,6 +73,7 @@ impl Default for Config {
             lake: pinpipe_lake::LakeConfig::default(),
             lake_writer: pinpipe_lake::LakeWriterConfig::default(),
             batch: pinpipe_batch::BatchConfig::default(),
+            schedule: pinpipe_schedule::ScheduleConfig::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod config;
 mod emulate_command;
 mod lake_command;
 mod log_commands;
+mod schedule_command;
 mod serve_command;
 mod sql_command;
 mod stream_command;
@@ -105,6 +106,20 @@ enum Command {
     Batch(lake_command::BatchOptions),
     /// Print the daily analytics of a date (from the lake).
     Analytics(lake_command::AnalyticsOptions),
+    /// Run the built-in scheduler: the daily DAG (wait for the lake writer, batch, publish to the
+    /// serving DB, retention) on `[schedule] cron`, with retries, catch-up and run history.
+    Schedule(schedule_command::ScheduleOptions),
+    /// Run the daily DAG for one date now (recorded in `pinpipe runs`). Exit code 4 when another
+    /// process is running that date.
+    Trigger(schedule_command::TriggerOptions),
+    /// Run the daily DAG for every date of a range, skipping dates already successful.
+    Backfill(schedule_command::BackfillOptions),
+    /// Show the scheduler's run history (runs and task attempts).
+    Runs(schedule_command::RunsOptions),
+    /// Run one task of the daily DAG for a date (what the Airflow DAG's operators call).
+    Task(schedule_command::TaskOptions),
+    /// Write an Apache Airflow 3 DAG file that runs the daily DAG with this configuration.
+    AirflowDag(schedule_command::AirflowOptions),
 }
 
 /// `pin`, `geo` or `user`, listed in `--help` and in the error for anything else.
@@ -146,6 +161,7 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config_file = cli.config.clone();
     let mut config = config::Config::load(cli.config.as_deref(), cli.data_dir)?;
     match cli.command {
         Command::Up {
@@ -211,6 +227,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Analytics(options) => {
             runtime()?.block_on(lake_command::analytics(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schedule(options) => {
+            init_tracing();
+            runtime()?.block_on(schedule_command::schedule(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trigger(options) => {
+            init_tracing();
+            runtime()?.block_on(schedule_command::trigger(&config, &options))
+        }
+        Command::Backfill(options) => {
+            init_tracing();
+            runtime()?.block_on(schedule_command::backfill(&config, &options))
+        }
+        Command::Runs(options) => {
+            runtime()?.block_on(schedule_command::runs(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Task(options) => {
+            init_tracing();
+            runtime()?.block_on(schedule_command::task(&config, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AirflowDag(options) => {
+            schedule_command::airflow_dag(&config, config_file.as_deref(), &options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql(options) => {

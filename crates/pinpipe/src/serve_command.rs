@@ -16,7 +16,7 @@ pub struct Options {
     pub emulate: Option<pinpipe_emulate::Plan>,
     /// `up`: run the speed layer too.
     pub stream: bool,
-    /// `up`: run the lake writer too.
+    /// `up`: run the lake writer and the scheduler too.
     pub lake: bool,
 }
 
@@ -114,6 +114,42 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The scheduler: the daily DAG on its cron, stopped with the rest.
+    let (schedule_stop, schedule_stopped) = tokio::sync::watch::channel(false);
+    let scheduler = if options.lake {
+        config.schedule.parsed_cron()?;
+        let db = crate::stream_command::open_serving(config).await?;
+        let lake = crate::lake_command::open_lake(config)?;
+        if options.banner {
+            eprintln!(
+                "  scheduler    daily batch at \"{}\" UTC (history: `pinpipe runs`)",
+                config.schedule.cron
+            );
+        }
+        let (log, batch, schedule) = (log.clone(), config.batch.clone(), config.schedule.clone());
+        Some(tokio::spawn(async move {
+            let ctx = pinpipe_schedule::Context {
+                lake: &lake,
+                batch: &batch,
+                log: &log,
+                db: &db,
+                config: &schedule,
+            };
+            let result = pinpipe_schedule::run_scheduler(
+                &ctx,
+                pinpipe_schedule::wall_clock,
+                false,
+                schedule_stopped,
+            )
+            .await;
+            if let Err(e) = &result {
+                tracing::error!("the scheduler stopped: {e}");
+            }
+            db.close().await;
+        }))
+    } else {
+        None
+    };
     let state = AppState::new(log.clone(), &config.log, config.serve.clone());
     // On a signal the emulator stops first and finishes its requests, then the API drains: so
     // the emulator's last events are answered, not cut off.
@@ -146,6 +182,12 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
             ),
             Ok(Err(_)) => {} // reported when it happened
             Err(e) => tracing::error!("the speed layer panicked: {e}"),
+        }
+    }
+    if let Some(scheduler) = scheduler {
+        let _ = schedule_stop.send(true);
+        if let Err(e) = scheduler.await {
+            tracing::error!("the scheduler panicked: {e}");
         }
     }
     if let Some(writer) = lake_writer {

@@ -9,6 +9,7 @@
 mod analytics;
 mod apply;
 pub mod query;
+pub mod schedule;
 
 pub use analytics::{AnalyticsRows, Cell};
 
@@ -182,6 +183,17 @@ macro_rules! migrator {
                 ))),
                 false,
             ),
+            Migration::new(
+                3,
+                "scheduler".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0003_schedule.sql"
+                ))),
+                false,
+            ),
         ])
     };
 }
@@ -233,7 +245,21 @@ impl ServingDb {
                 .max_connections(4)
                 .connect_with(options)
                 .await?;
-            migrator!("sqlite").run(&pool).await?;
+            // sqlx's migrator takes no lock on SQLite: two processes opening a new file at once
+            // both try to apply a migration, and the slower fails ("table … already exists")
+            // once the faster has committed it. Running the migrator again then finds it applied.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match migrator!("sqlite").run(&pool).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 5 => {
+                        tracing::debug!("serving DB migration raced another process ({e}); again");
+                        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Ok(ServingDb::Sqlite(pool))
         } else {
             Err(ServingError::Invalid(format!(
