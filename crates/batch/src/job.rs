@@ -215,13 +215,13 @@ pub async fn run(
         curated_versions[i] = table
             .version()
             .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
-        stage(&name, t, 0, &mut stages);
+        session.register_curated().await?;
+        let rows = count(&session, &format!("SELECT COUNT(*) FROM {kind}")).await?;
+        stage(&name, t, rows, &mut stages);
     }
-    session.register_curated().await?;
     let mut curated_rows = [0; 3];
-    for (i, kind) in KINDS.iter().enumerate() {
-        curated_rows[i] = count(&session, &format!("SELECT COUNT(*) FROM {kind}")).await?;
-        stages[1 + i].rows = curated_rows[i];
+    for (i, rows) in curated_rows.iter_mut().enumerate() {
+        *rows = stages[1 + i].rows;
     }
     let dead_letters = session.dead_letters.get();
 
