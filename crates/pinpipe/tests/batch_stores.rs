@@ -31,7 +31,7 @@ fn batch_on(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start_on(dir.path(), &data, &[]);
-    post(dir.path(), &server.url(""), 6_000, 41);
+    post(dir.path(), &server.url(""), 3_000, 41);
     lake_once(dir.path(), &data, env);
     // A second pass finds the raw zone complete and writes nothing twice.
     lake_once(dir.path(), &data, env);
