@@ -61,7 +61,7 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
         let db = crate::stream_command::open_serving(config).await?;
         if options.banner {
             eprintln!(
-                "  serving DB   {} (query with `pinpipe sql \"SELECT …\"`)",
+                "  serving DB   {} (query with `pinpipe sql --on serving \"SELECT …\"`)",
                 db.backend_name()
             );
         }

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Timelike, Utc};
 use croner::Cron;
 use pinpipe_batch::BatchConfig;
 use pinpipe_lake::{KINDS, Lake};
@@ -129,7 +129,7 @@ pub fn date_for(fire: DateTime<Utc>) -> NaiveDate {
 /// The dates whose runs fired in `(after, until]`.
 pub fn due_dates(cron: &Cron, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<NaiveDate> {
     let mut dates = Vec::new();
-    let mut from = after;
+    let mut from = whole_seconds(after);
     while let Ok(next) = cron.find_next_occurrence(&from, false) {
         if next > until {
             break;
@@ -411,7 +411,7 @@ where
             return Ok(());
         }
         let next = cron
-            .find_next_occurrence(&now_time, false)
+            .find_next_occurrence(&whole_seconds(now_time), false)
             .unwrap_or_else(|_| now_time + chrono::Duration::days(1));
         let wait = (next - now_time)
             .to_std()
@@ -422,6 +422,11 @@ where
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
     }
+}
+
+/// `time` without its fraction of a second (cron times are whole seconds).
+fn whole_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.with_nanosecond(0).unwrap_or(time)
 }
 
 /// The wall clock.
