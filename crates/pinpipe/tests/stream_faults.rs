@@ -109,6 +109,7 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
     let two_env = [
         ("PINPIPE_SERVING__URL", two_db.as_str()),
         ("PINPIPE_STREAM__GROUP", "two"),
+        ("PINPIPE_STREAM__REPORT_INTERVAL_SECS", "1"),
     ];
     let one_env = [
         ("PINPIPE_SERVING__URL", one_db.as_str()),
@@ -143,7 +144,24 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(3000));
+    // The second member leaves once it has applied records of its own (its progress line, every
+    // second, says so): how long the group takes to rebalance depends on the machine's load.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap_or_default();
+        let working = log
+            .lines()
+            .filter(|l| l.contains("speed layer") && l.contains("records="))
+            .any(|l| !l.contains("records=0 "));
+        if working {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second member never got records:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(second.sigterm().success());
     let out = emulator.wait_with_output().unwrap();
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
