@@ -17,83 +17,18 @@ set -euo pipefail
 
 PINPIPE_AIRFLOW_VENV="${PINPIPE_AIRFLOW_VENV:-$HOME/.cache/pinpipe/airflow-venv}"
 PYTHON="${PYTHON:-python3}"
-STAMP="$PINPIPE_AIRFLOW_VENV/pinpipe-requirements.txt"
-
 # Pinned: change the version here and the next `install` brings the venv up to it.
-REQUIREMENTS="apache-airflow==3.3.2"
-
-die() {
-  echo "airflow.sh: $*" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+VENV_SCRIPT=airflow.sh
+VENV_DIR="$PINPIPE_AIRFLOW_VENV"
+VENV_REQUIREMENTS="apache-airflow==3.3.2"
+VENV_PIP_FLAGS="--prefer-binary"
+VENV_IMPORTS="import airflow, airflow.sdk, airflow.providers.standard.operators.bash"
+VENV_BINS="airflow"
 
 usage() {
   sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
-}
-
-up_to_date() {
-  [ -x "$PINPIPE_AIRFLOW_VENV/bin/python" ] && [ -x "$PINPIPE_AIRFLOW_VENV/bin/airflow" ] \
-    && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$REQUIREMENTS" ] \
-    && "$PINPIPE_AIRFLOW_VENV/bin/python" -c 'import sys' 2>/dev/null
-}
-
-apt_install() {
-  [ "$(id -u)" = 0 ] || die "need root to apt-get install $*"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
-# `python3 -m venv` needs ensurepip, which Debian ships apart (python3-venv).
-ensure_venv_module() {
-  command -v "$PYTHON" >/dev/null 2>&1 || {
-    echo "no $PYTHON: installing Debian's python3"
-    apt_install python3
-  }
-  local probe
-  probe="$(mktemp -d)"
-  if "$PYTHON" -m venv "$probe/v" >/dev/null 2>&1 && [ -x "$probe/v/bin/pip" ]; then
-    rm -rf "$probe"
-    return 0
-  fi
-  rm -rf "$probe"
-  echo "'$PYTHON -m venv' cannot make a venv with pip: installing Debian's python3-venv python3-pip"
-  apt_install python3-venv python3-pip
-  # Debian's python3 may not be the one $PYTHON names (e.g. a pyenv shim): fall back to it.
-  probe="$(mktemp -d)"
-  if ! { "$PYTHON" -m venv "$probe/v" >/dev/null 2>&1 && [ -x "$probe/v/bin/pip" ]; }; then
-    PYTHON=/usr/bin/python3
-    "$PYTHON" -m venv "$probe/v" >/dev/null 2>&1 && [ -x "$probe/v/bin/pip" ] \
-      || { rm -rf "$probe"; die "'python3 -m venv' still fails after installing python3-venv"; }
-  fi
-  rm -rf "$probe"
-}
-
-cmd_install() {
-  if up_to_date; then
-    echo "airflow venv up to date: $PINPIPE_AIRFLOW_VENV"
-    return 0
-  fi
-  ensure_venv_module
-  if [ ! -x "$PINPIPE_AIRFLOW_VENV/bin/python" ] \
-    || ! "$PINPIPE_AIRFLOW_VENV/bin/python" -c 'import sys' 2>/dev/null; then
-    echo "creating the venv $PINPIPE_AIRFLOW_VENV"
-    rm -rf "$PINPIPE_AIRFLOW_VENV"
-    mkdir -p "$(dirname "$PINPIPE_AIRFLOW_VENV")"
-    "$PYTHON" -m venv "$PINPIPE_AIRFLOW_VENV" || die "could not create $PINPIPE_AIRFLOW_VENV"
-  fi
-  rm -f "$STAMP"
-  local req
-  req="$(mktemp)"
-  printf '%s\n' "$REQUIREMENTS" >"$req"
-  echo "pip-installing into $PINPIPE_AIRFLOW_VENV: $(echo $REQUIREMENTS)"
-  "$PINPIPE_AIRFLOW_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    --prefer-binary -r "$req" || { rm -f "$req"; die "pip install failed (see above)"; }
-  rm -f "$req"
-  "$PINPIPE_AIRFLOW_VENV/bin/python" -c 'import airflow, airflow.sdk, airflow.providers.standard.operators.bash' \
-    || die "an installed package fails to import"
-  printf '%s' "$REQUIREMENTS" >"$STAMP"
-  echo "airflow venv ready: $PINPIPE_AIRFLOW_VENV/bin"
 }
 
 # Prints the last lines of the `dags test` output and of any task log Airflow wrote (for a failure).
@@ -110,7 +45,7 @@ cmd_dags_test() {
   [ $# -eq 4 ] || usage
   local dag_file="$1" dag_id="$2" logical_date="$3" home="$4"
   [ -f "$dag_file" ] || die "no DAG file $dag_file"
-  up_to_date || die "airflow is not installed: run '$0 install' first"
+  venv_up_to_date || die "airflow is not installed: run '$0 install' first"
   mkdir -p "$home/dags"
   home="$(cd "$home" && pwd -P)"
   cp "$dag_file" "$home/dags/"
@@ -143,7 +78,7 @@ cmd_dags_test() {
 }
 
 case "${1:-}" in
-  install) cmd_install ;;
+  install) venv_install ;;
   path) echo "$PINPIPE_AIRFLOW_VENV/bin" ;;
   dags-test) shift; cmd_dags_test "$@" ;;
   *) usage ;;
