@@ -160,13 +160,16 @@ SELECT category, COUNT(*) AS pins,
 FROM joined WHERE category IS NOT NULL GROUP BY category ORDER BY category"#,
         ),
     },
+    // A tag counts once per pin: each pin's tags made distinct, then counted. `unique_id` is the
+    // curated pins' key, so every joined row is a different pin, and no set of (tag, pin) pairs
+    // has to be held (a COUNT(DISTINCT unique_id) per tag would keep one in memory).
     Analytic {
         name: "top_tags",
         columns: &["tag", "pins"],
         query: Query::Sql(
             r#"
-SELECT tag, COUNT(DISTINCT unique_id) AS pins FROM (
-  SELECT unique_id, unnest(tag_list) AS tag FROM joined
+SELECT tag, COUNT(*) AS pins FROM (
+  SELECT unnest(array_distinct(tag_list)) AS tag FROM joined
 ) tags GROUP BY tag ORDER BY pins DESC, tag ASC LIMIT 20"#,
         ),
     },

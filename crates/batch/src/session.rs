@@ -130,6 +130,25 @@ impl LakeSession {
         Ok(())
     }
 
+    /// Registers a folder of Parquet files (no partition columns) as a table.
+    pub fn register_parquet_folder(
+        &self,
+        name: &str,
+        rel: &str,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<(), BatchError> {
+        let url = ListingTableUrl::parse(self.lake.folder_url(rel)?.as_str())?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet");
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        self.ctx.deregister_table(name)?;
+        self.ctx
+            .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(())
+    }
+
     /// Registers the curated Delta tables that exist (as `curated_<kind>` and, with data.md's
     /// columns only, `<kind>`). Returns the kinds found.
     pub async fn register_curated(&self) -> Result<Vec<&'static str>, BatchError> {
