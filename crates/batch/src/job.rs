@@ -228,10 +228,7 @@ pub async fn run(
     //    pool). Both are plain plans over lake files, as a Ballista cluster would run them.
     progress.stage("join");
     let t = Instant::now();
-    let work = format!(
-        "{WORK}/{date}-{}",
-        uuid::Uuid::now_v7().simple()
-    );
+    let work = format!("{WORK}/{date}-{}", uuid::Uuid::now_v7().simple());
     clear_stale_work(lake).await?;
     session
         .ctx

@@ -138,8 +138,8 @@ impl LakeSession {
         schema: arrow::datatypes::SchemaRef,
     ) -> Result<(), BatchError> {
         let url = ListingTableUrl::parse(self.lake.folder_url(rel)?.as_str())?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(schema);

@@ -259,8 +259,18 @@ impl Lake {
         }
     }
 
-    /// Deletes every object under `rel`.
+    /// Deletes every object under `rel` (on a local lake, the folders left empty too).
     pub async fn delete_all(&self, rel: &str) -> Result<u64, LakeError> {
+        let deleted = self.delete_objects(rel).await?;
+        if let Some(root) = &self.local_root {
+            let folder = root.join(rel.trim_matches('/'));
+            // Best effort: a folder that is not empty (a concurrent write) stays.
+            let _ = tokio::task::spawn_blocking(move || remove_empty_folders(&folder)).await;
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_objects(&self, rel: &str) -> Result<u64, LakeError> {
         let objects = self.list(rel).await?;
         let mut deleted = 0;
         for object in objects {
@@ -311,6 +321,22 @@ fn bucket_of(url: &Url) -> Result<String, LakeError> {
     }
 }
 
+/// Removes `folder` and the folders under it that hold no files (object stores have no folders;
+/// a local lake should not keep empty ones after a delete).
+fn remove_empty_folders(folder: &FsPath) -> bool {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return false;
+    };
+    let mut empty = true;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !(path.is_dir() && remove_empty_folders(&path)) {
+            empty = false;
+        }
+    }
+    empty && std::fs::remove_dir(folder).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +368,25 @@ mod tests {
                 .as_str()
                 .ends_with("/lake/curated/pins/")
         );
+    }
+
+    #[tokio::test]
+    async fn delete_all_removes_the_objects_and_their_empty_local_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&LakeConfig::default(), dir.path()).unwrap();
+        for rel in [
+            "work/run/joined/a.parquet",
+            "work/run/joined/b.parquet",
+            "work/keep.txt",
+        ] {
+            lake.put_durable(rel, Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(lake.delete_all("work/run").await.unwrap(), 2);
+        assert!(!dir.path().join("lake/work/run").exists());
+        assert_eq!(lake.list("work").await.unwrap().len(), 1);
+        assert_eq!(lake.delete_all("work/none").await.unwrap(), 0);
     }
 
     #[test]

@@ -39,6 +39,16 @@ fn batch_equals_clean_dedup_and_the_reference_and_reruns_identically() {
         .sum();
     assert_eq!(raw, 30_000, "{summary}");
     assert_eq!(summary["dead_letters"], serde_json::json!([0, 0, 0]));
+    // The join the analytics share went through the lake's work area, which the run emptied.
+    let join = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "join")
+        .unwrap_or_else(|| panic!("no join stage: {summary}"));
+    assert!(join["rows"].as_u64().unwrap() > 0, "{summary}");
+    let left: Vec<_> = walk(&data.join("lake/work"));
+    assert!(left.is_empty(), "left in the work area: {left:?}");
     let pins = assert_curated_equals_clean_dedup(dir.path(), &data, &[]);
     assert_eq!(summary["curated_rows"][0], pins as u64);
     let first = analytics(dir.path(), &data, &[], &date);
@@ -386,4 +396,14 @@ fn lake_writer_killed_repeatedly_writes_each_record_once() {
     }
     let out = run_ok(dir.path(), &data, &[], &["topics", "--json"]);
     assert!(!text(&out.stdout).is_empty());
+}
+
+/// Every file and folder under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        found.push(entry.path());
+        found.extend(walk(&entry.path()));
+    }
+    found
 }
