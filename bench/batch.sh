@@ -5,7 +5,8 @@
 #     in the same run: reading the same log with `pinpipe tail --format value > /dev/null` (every
 #     topic), i.e. what the writer costs over just reading the log;
 #   - batch job: `pinpipe batch --date TODAY --json` over that raw zone (clean, de-duplicate,
-#     Delta, all 11 analytics, serving DB): wall time, peak RSS (/usr/bin/time) and the stages.
+#     Delta, all 11 analytics, serving DB): wall time, peak RSS (/usr/bin/time) and the stages;
+#     twice with the default memory pool (1024 MiB), then once with BENCH_LOW_MEMORY_MB (512).
 #     Baseline in the same run: `pinpipe clean --type pin --dedup` over the pins alone (one
 #     thread, streaming), i.e. the batch job's cost against the plain cleaning of a third of it.
 #
@@ -102,3 +103,17 @@ print(f"  raw records {sum(s['raw_records']):,}, curated rows {s['curated_rows']
 PY
 done
 du -sh "$WORK/d/lake/curated" | sed 's/^/curated size: /'
+
+# A smaller memory pool ([batch] memory_limit_mb, through the environment; BENCH_LOW_MEMORY_MB,
+# default 512): the run spills more. It is reported, not required: DataFusion's external sort
+# needs room to merge its spill files, so too small a pool for the input fails (at 10M events,
+# 256 MiB did: "Not enough memory to continue external sort").
+low=${BENCH_LOW_MEMORY_MB:-512}
+start=$(now)
+if PINPIPE_BATCH__MEMORY_LIMIT_MB=$low /usr/bin/time -f "%M" -o "$WORK/batch.rss" \
+  "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" --json > "$WORK/batch.json" 2> "$WORK/batch.err"; then
+  end=$(now)
+  echo "batch run 3, memory_limit_mb = $low: $(secs "$start" "$end") s wall, peak RSS $(( $(cat "$WORK/batch.rss") / 1024 )) MB"
+else
+  echo "batch run 3, memory_limit_mb = $low: FAILED: $(head -c 300 "$WORK/batch.err")"
+fi
