@@ -118,32 +118,37 @@ impl LakeSession {
         rel: &str,
         schema: arrow::datatypes::SchemaRef,
     ) -> Result<(), BatchError> {
-        let url = ListingTableUrl::parse(self.lake.folder_url(rel)?.as_str())?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![("dt".to_owned(), DataType::Utf8)]);
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(schema);
-        self.ctx
-            .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
-        Ok(())
+        self.register_parquet(name, rel, schema, true)
     }
 
-    /// Registers a folder of Parquet files (no partition columns) as a table.
+    /// Registers a folder of Parquet files (no partition columns) as a table, replacing a table
+    /// of that name.
     pub fn register_parquet_folder(
         &self,
         name: &str,
         rel: &str,
         schema: arrow::datatypes::SchemaRef,
     ) -> Result<(), BatchError> {
+        self.ctx.deregister_table(name)?;
+        self.register_parquet(name, rel, schema, false)
+    }
+
+    fn register_parquet(
+        &self,
+        name: &str,
+        rel: &str,
+        schema: arrow::datatypes::SchemaRef,
+        by_date: bool,
+    ) -> Result<(), BatchError> {
         let url = ListingTableUrl::parse(self.lake.folder_url(rel)?.as_str())?;
-        let options =
+        let mut options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        if by_date {
+            options = options.with_table_partition_cols(vec![("dt".to_owned(), DataType::Utf8)]);
+        }
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(schema);
-        self.ctx.deregister_table(name)?;
         self.ctx
             .register_table(name, Arc::new(ListingTable::try_new(config)?))?;
         Ok(())
