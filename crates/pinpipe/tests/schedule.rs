@@ -6,12 +6,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::Value;
-use support::lake::{lake_once, post, run_ok};
+use support::lake::{lake_once, post, run_ok, spawn_on};
 use support::serving::sql;
 use support::{Server, pinpipe, text};
 
@@ -54,20 +54,7 @@ fn a_task_failing_once_is_retried_and_both_attempts_are_recorded() {
     let blocker = data.join("lake/analytics");
     std::fs::write(&blocker, "not a folder").unwrap();
     let date = today().to_string();
-    let mut trigger = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "trigger",
-            "--date",
-            &date,
-        ])
-        .envs(env)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut trigger = spawn_on(dir.path(), &data, &env, &["trigger", "--date", &date]);
     // Unblock once the first attempt has failed (the retry waits 4 s).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -151,21 +138,12 @@ fn two_schedulers_never_run_one_date_at_the_same_time() {
     let now = format!("{}T00:05:00Z", today() + Days::new(3));
     let env = [("PINPIPE_SCHEDULE__CATCHUP_DAYS", "3")];
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-            .args([
-                "--data-dir",
-                data.to_str().unwrap(),
-                "schedule",
-                "--once",
-                "--now",
-                &now,
-            ])
-            .envs(env)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn_on(
+            dir.path(),
+            &data,
+            &env,
+            &["schedule", "--once", "--now", &now],
+        )
     };
     let (mut a, mut b) = (spawn(), spawn());
     for child in [&mut a, &mut b] {
