@@ -136,24 +136,24 @@ async fn append(
     kind: EventType,
     records: Vec<NewRecord>,
 ) -> Result<Vec<Position>, ApiError> {
-    state
-        .inner
-        .log
-        .append(state.topic(kind), records)
-        .await
-        .map_err(|e| {
-            let retry_after = state.inner.config.retry_after_secs;
-            match &e {
-                LogError::Saturated(_) | LogError::Timeout(_) => {
-                    tracing::warn!(error = %e, "append refused");
-                }
-                _ => tracing::error!(error = %e, "append failed"),
+    let result = state.inner.log.append(state.topic(kind), records).await;
+    match &result {
+        Ok(_) => state.inner.appends.succeeded(),
+        Err(e) => state.inner.appends.failed(&e.to_string()),
+    }
+    result.map_err(|e| {
+        let retry_after = state.inner.config.retry_after_secs;
+        match &e {
+            LogError::Saturated(_) | LogError::Timeout(_) => {
+                tracing::warn!(error = %e, "append refused");
             }
-            ApiError::Unavailable {
-                reason: e.to_string(),
-                retry_after,
-            }
-        })
+            _ => tracing::error!(error = %e, "append failed"),
+        }
+        ApiError::Unavailable {
+            reason: e.to_string(),
+            retry_after,
+        }
+    })
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
@@ -566,18 +566,34 @@ pub(crate) async fn healthz() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-/// `GET /readyz`: the event log can be reached.
+/// `GET /readyz`: the event log can be reached and takes appends.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
+    description = "Ready when the event log answers and the latest append succeeded. Not ready \
+        (503) while the log refuses appends (disk full, read-only, saturated, broker away) until \
+        an append succeeds again; a refusal with no append tried for 10 s since is no longer held \
+        against it.",
     responses(
-        (status = 200, description = "The event log answers"),
-        (status = 503, description = "The event log does not answer"),
+        (status = 200, description = "The event log answers and takes appends"),
+        (status = 503, description = "The event log does not answer, or refuses appends; `detail` says why"),
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let log = &state.inner.log;
+    if let Some(failure) = state.inner.appends.current() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({
+                "status": "unavailable",
+                "log": log.backend_name(),
+                "detail": format!("the event log refuses appends: {}", failure.reason),
+                "failing_for_ms": failure.first.elapsed().as_millis() as u64,
+            })),
+        )
+            .into_response();
+    }
     match tokio::time::timeout(Duration::from_secs(3), log.ready()).await {
         Ok(Ok(())) => axum::Json(json!({ "status": "ready", "log": log.backend_name() })).into_response(),
         Ok(Err(e)) => (
@@ -599,4 +615,58 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
 
 pub(crate) async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
+}
+
+/// Makes every error answer JSON (`{"detail": …}`), whatever produced it (the docs routes, an
+/// extractor's rejection), and closes the connection after a 404 or 405 to a request with a
+/// body: the body was never read, so the connection cannot carry another request.
+pub(crate) async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
+        || request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let mut response = if is_json {
+        response
+    } else {
+        let (mut parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 64 << 10)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let message = match text.trim() {
+            "" => status.canonical_reason().unwrap_or("error").to_owned(),
+            text => text.to_owned(),
+        };
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        let body = serde_json::to_vec(&json!({ "detail": message })).unwrap_or_default();
+        Response::from_parts(parts, Body::from(body))
+    };
+    if has_body
+        && matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        )
+    {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

@@ -11,8 +11,11 @@ pub mod config;
 mod error;
 mod handlers;
 mod openapi;
+pub mod server;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -21,6 +24,7 @@ use pinpipe_model::EventType;
 
 pub use config::ServeConfig;
 pub use openapi::api_doc;
+pub use server::{ConnectionStats, Limits, bind};
 
 /// Shared state of the API.
 #[derive(Clone)]
@@ -35,6 +39,63 @@ struct StateInner {
     topics: [String; 3],
     /// Permits for batch requests in progress.
     batches: tokio::sync::Semaphore,
+    /// What the latest appends said about the log, for `/readyz`.
+    appends: AppendHealth,
+}
+
+/// How long a refused append keeps `/readyz` not ready when no append has been tried since: then
+/// readiness falls back to whether the log answers, so that a server that got no traffic while
+/// it was refusing is offered traffic again (and the next append decides).
+pub const READY_RECHECK: Duration = Duration::from_secs(10);
+
+/// Whether the log took the latest append: failures keep `/readyz` not ready until an append
+/// succeeds (or [`READY_RECHECK`] passes without one).
+#[derive(Default)]
+struct AppendHealth {
+    /// Fast path: appends succeeding look at this atomic only.
+    failing: AtomicBool,
+    /// When the current run of failures began, the latest failure's time and reason.
+    failure: Mutex<Option<Failure>>,
+}
+
+#[derive(Clone)]
+struct Failure {
+    first: Instant,
+    latest: Instant,
+    reason: String,
+}
+
+impl AppendHealth {
+    fn succeeded(&self) {
+        if self.failing.load(Ordering::Relaxed) {
+            self.failing.store(false, Ordering::Relaxed);
+            if let Ok(mut failure) = self.failure.lock() {
+                *failure = None;
+            }
+        }
+    }
+
+    fn failed(&self, reason: &str) {
+        let now = Instant::now();
+        if let Ok(mut failure) = self.failure.lock() {
+            let first = failure.as_ref().map_or(now, |f| f.first);
+            *failure = Some(Failure {
+                first,
+                latest: now,
+                reason: reason.to_owned(),
+            });
+        }
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    /// The failure that keeps the log not ready now, if any.
+    fn current(&self) -> Option<Failure> {
+        if !self.failing.load(Ordering::Relaxed) {
+            return None;
+        }
+        let failure = self.failure.lock().ok()?.clone()?;
+        (failure.latest.elapsed() < READY_RECHECK).then_some(failure)
+    }
 }
 
 impl AppState {
@@ -45,6 +106,7 @@ impl AppState {
             inner: Arc::new(StateInner {
                 log,
                 batches: tokio::sync::Semaphore::new(config.max_concurrent_batches.max(1)),
+                appends: AppendHealth::default(),
                 config,
                 topics: [pins.to_owned(), geos.to_owned(), users.to_owned()],
             }),
@@ -98,18 +160,20 @@ pub fn router(state: AppState) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state);
+    // The layer covers the docs routes too, whose 404/405 would otherwise be empty.
     api.merge(openapi::docs())
+        .layer(axum::middleware::from_fn(handlers::json_errors))
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then stops accepting, lets requests
-/// in flight finish (their appends included) and returns.
+/// Serves the API on `listener` with the connection `limits` until `shutdown` resolves, then
+/// stops accepting, closes idle connections, lets requests in flight finish (their appends
+/// included) and returns. `stats` counts the connections handled and dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: Limits,
+    stats: Arc<ConnectionStats>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, router(state), limits, stats, shutdown).await
 }

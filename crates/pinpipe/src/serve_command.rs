@@ -26,11 +26,20 @@ const EMULATOR_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Opens the log, serves until a shutdown signal, then drains requests in flight, flushes the log
 /// and returns.
 pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
+    let open_files = raise_open_files_limit();
+    let limits = pinpipe_ingest::Limits {
+        header_read_timeout: Duration::from_millis(config.serve.header_read_timeout_ms.max(1)),
+        keep_alive_timeout: Duration::from_millis(config.serve.keep_alive_timeout_ms.max(1)),
+        max_connections: config
+            .serve
+            .connection_cap(open_files)
+            .map_err(anyhow::Error::msg)?,
+    };
     let log = EventLog::open(&config.log, &config.data_dir)
         .await
         .with_context(|| format!("cannot open the event log ({})", config.log.url))?;
     let listen = &config.serve.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = pinpipe_ingest::bind(listen, config.serve.listen_backlog)
         .await
         .with_context(|| {
             format!(
@@ -38,6 +47,12 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
             )
         })?;
     let address = listener.local_addr()?;
+    tracing::info!(
+        open_files,
+        max_connections = limits.max_connections,
+        "open-files limit {open_files}, at most {} connections",
+        limits.max_connections
+    );
     let where_log = match &log {
         EventLog::Local(local) => format!("local, {}", local.path().display()),
         EventLog::Kafka(_) => config.log.url.clone(),
@@ -169,7 +184,8 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
             tracing::warn!("the emulator did not stop in time; stopping the API anyway");
         }
     };
-    pinpipe_ingest::serve(listener, state, api_stop)
+    let connections = std::sync::Arc::new(pinpipe_ingest::ConnectionStats::default());
+    pinpipe_ingest::serve(listener, state, limits, connections, api_stop)
         .await
         .context("the ingest API failed")?;
     if let Some(stream) = stream {
@@ -237,6 +253,28 @@ async fn spawn_emulator(
             Err(e) => tracing::error!("the emulator failed: {e}"),
         }
     }))
+}
+
+/// Raises the soft open-files limit to the hard limit (each connection is a descriptor) and
+/// returns the limit in effect.
+fn raise_open_files_limit() -> u64 {
+    let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).ok();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => {
+            if before.is_some_and(|before| before < now) {
+                tracing::info!(
+                    "raised the open-files limit from {} to {now} (the hard limit)",
+                    before.unwrap_or(0)
+                );
+            }
+            now
+        }
+        Err(e) => {
+            let now = before.unwrap_or(1024);
+            tracing::warn!("cannot raise the open-files limit ({e}); it stays {now}");
+            now
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
