@@ -1042,10 +1042,39 @@ async fn unknown_paths_and_wrong_methods_answer_json() {
         client.put(server.url("/pins")).body("[]"),
         client.delete(server.url("/topics/pins")),
         client.post(server.url("/healthz")),
+        client.post(server.url("/docs")).body("{}"),
+        client.post(server.url("/docs/")).body("{}"),
+        client.post(server.url("/openapi.json")).body("{}"),
+        client.delete(server.url("/openapi.json")),
     ] {
         let answer = send(request).await;
         assert_eq!(answer.status, 405, "{}", text(&answer.body));
         assert!(answer.json()["detail"].is_string());
+    }
+    // Answered before the body was read: the connection says it closes, and a keep-alive client
+    // is not left with a dead connection. Without a body, the connection stays open.
+    for (request, closes) in [
+        (&b"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}"[..], true),
+        (b"POST /docs HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}", true),
+        (b"GET /pin/ HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}", true),
+        (b"POST /openapi.json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", true),
+        (b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", false),
+        (b"DELETE /docs HTTP/1.1\r\nHost: t\r\n\r\n", false),
+    ] {
+        let answer = support::raw_request(server.addr, request).unwrap();
+        assert!(
+            matches!(answer.status, 404 | 405),
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+        assert!(answer.json()["detail"].is_string());
+        assert_eq!(
+            answer.header("connection") == Some("close"),
+            closes,
+            "{}: {:?}",
+            String::from_utf8_lossy(request),
+            answer.headers
+        );
     }
     assert_counts(&server, 0, 0, 0);
 }

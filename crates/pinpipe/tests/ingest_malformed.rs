@@ -735,3 +735,315 @@ async fn ten_thousand_malformed_requests_get_4xx_and_store_nothing() {
         "records appended by malformed requests: {counts:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bodies and framing alike, over raw keep-alive connections (issue 14, scenario 4).
+// ---------------------------------------------------------------------------------------------
+
+/// What a framing case is, and what its answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Framing {
+    /// A malformed body in a well-formed request: one 4xx with a JSON detail.
+    Body,
+    /// Three such requests in one write: three answers (or fewer when one closes).
+    Pipelined,
+    /// An HTTP/1.0 request: one 4xx, then the server closes.
+    Http10,
+    /// `Transfer-Encoding: chunked` with a broken chunk: a 4xx or a close, never 2xx/5xx.
+    BrokenChunking,
+    /// The HTTP/2 connection preface on an HTTP/1.1 port.
+    Http2Preface,
+    /// A TLS ClientHello on a plain-text port.
+    TlsHello,
+    /// A 100 KB header.
+    OversizedHeader,
+    /// 300 headers.
+    ManyHeaders,
+    /// Two different `Content-Length`s.
+    RepeatedContentLength,
+    /// A body one byte over the limit.
+    JustOverLimit,
+    /// A declared body of 100 MB (only a little of it sent).
+    FarOverLimit,
+}
+
+/// Whether the case is a well-formed HTTP request, which must get an answer.
+fn well_formed(framing: Framing) -> bool {
+    matches!(
+        framing,
+        Framing::Body | Framing::Pipelined | Framing::Http10 | Framing::JustOverLimit
+    )
+}
+
+fn request_bytes(version: &str, case: &Case, keep_alive: bool) -> Vec<u8> {
+    let mut out = format!(
+        "POST {} {version}\r\nHost: t\r\nContent-Length: {}\r\n",
+        case.path,
+        case.body.len()
+    )
+    .into_bytes();
+    if let Some(content_type) = case.content_type {
+        out.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&case.body);
+    out
+}
+
+/// A case to send: the bytes, what it is, how many answers a well-formed one expects.
+fn framing_case(rng: &mut Rng) -> (Vec<u8>, Framing, usize) {
+    let body_case = || generate(&mut Rng(rng.next()));
+    let framing = match rng.below(100) {
+        0..=59 => Framing::Body,
+        60..=67 => Framing::Pipelined,
+        68..=71 => Framing::Http10,
+        72..=77 => Framing::BrokenChunking,
+        78..=80 => Framing::Http2Preface,
+        81..=83 => Framing::TlsHello,
+        84..=86 => Framing::OversizedHeader,
+        87..=89 => Framing::ManyHeaders,
+        90..=93 => Framing::RepeatedContentLength,
+        94..=97 => Framing::JustOverLimit,
+        _ => Framing::FarOverLimit,
+    };
+    let pin = br#"{"index": 1, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf"}"#;
+    let bytes = match framing {
+        Framing::Body => {
+            let mut case = body_case();
+            // Oversize bodies have their own cases below.
+            while case.category == Category::Oversize {
+                case = generate(&mut Rng(rng.next()));
+            }
+            request_bytes("HTTP/1.1", &case, true)
+        }
+        Framing::Pipelined => {
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                let mut case = body_case();
+                while case.category == Category::Oversize {
+                    case = generate(&mut Rng(rng.next()));
+                }
+                out.extend(request_bytes("HTTP/1.1", &case, true));
+            }
+            return (out, framing, 3);
+        }
+        Framing::Http10 => {
+            let mut case = body_case();
+            while case.category == Category::Oversize {
+                case = generate(&mut Rng(rng.next()));
+            }
+            request_bytes("HTTP/1.0", &case, false)
+        }
+        Framing::BrokenChunking => {
+            let broken: &[&[u8]] = &[
+                b"zz\r\n{}\r\n0\r\n\r\n",
+                b"5\r\n{\"a\":1}\r\n0\r\n\r\n",
+                b"ffffffffffffffffff\r\n{}\r\n",
+                b"3;ext=\"unterminated\r\n{}x\r\n0\r\n\r\n",
+                b"-1\r\n\r\n",
+            ];
+            let mut out = b"POST /pin/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            out.extend_from_slice(rng.pick(broken));
+            out
+        }
+        Framing::Http2Preface => b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00".to_vec(),
+        Framing::TlsHello => {
+            let mut out = vec![0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03];
+            out.extend(rng.bytes(190));
+            out
+        }
+        Framing::OversizedHeader => {
+            let mut out = b"POST /pin/ HTTP/1.1\r\nHost: t\r\nX-Big: ".to_vec();
+            out.extend(std::iter::repeat_n(b'a', 100 << 10));
+            out.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\n{}");
+            out
+        }
+        Framing::ManyHeaders => {
+            let mut out = b"POST /pin/ HTTP/1.1\r\nHost: t\r\n".to_vec();
+            for i in 0..300 {
+                out.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+            }
+            out.extend_from_slice(b"Content-Length: 2\r\n\r\n{}");
+            out
+        }
+        Framing::RepeatedContentLength => {
+            let mut out = format!(
+                "POST /pin/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nContent-Length: 3\r\n\r\n",
+                pin.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(pin);
+            out
+        }
+        Framing::JustOverLimit => {
+            let mut body = b"{\"index\": 1, \"title\": \"".to_vec();
+            body.extend(std::iter::repeat_n(b'x', LIMIT + 1 - body.len() - 2));
+            body.extend_from_slice(b"\"}");
+            assert_eq!(body.len(), LIMIT + 1);
+            let path = *rng.pick(&["/pin/", "/pins", "/geos"]);
+            let mut out = format!(
+                "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            out.extend(body);
+            out
+        }
+        Framing::FarOverLimit => {
+            let mut out = b"POST /pins HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n[".to_vec();
+            out.extend(std::iter::repeat_n(b' ', 4096));
+            out
+        }
+    };
+    (bytes, framing, 1)
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() {
+    use std::io::{BufReader, Write};
+    use std::net::TcpStream;
+    let total: usize = std::env::var("TEST_MALFORMED_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let limit = LIMIT.to_string();
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            ("PINPIPE_SERVE__MAX_BODY_BYTES", &limit),
+            ("PINPIPE_SERVE__MAX_BATCH_BODY_BYTES", &limit),
+        ],
+    );
+    let addr = server.addr;
+    let rss_before = rss_kb(server.pid());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    const THREADS: usize = 8;
+    let workers: Vec<_> = (0..THREADS)
+        .map(|w| {
+            let next = next.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(0xF4A3_1000 + w as u64);
+                let mut statuses: BTreeMap<(Framing, String), usize> = BTreeMap::new();
+                let mut failures = Vec::new();
+                let mut connection: Option<(TcpStream, BufReader<TcpStream>)> = None;
+                let mut connections = 0usize;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let (bytes, framing, expected) = framing_case(&mut rng);
+                    if connection.is_none() {
+                        let stream = TcpStream::connect(addr).unwrap();
+                        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                        stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+                        let reader = BufReader::new(stream.try_clone().unwrap());
+                        connection = Some((stream, reader));
+                        connections += 1;
+                    }
+                    let (writer, reader) = connection.as_mut().unwrap();
+                    // A server that closes early may reset the rest of a large write.
+                    let _ = writer.write_all(&bytes);
+                    let mut answers = 0;
+                    let mut keep = true;
+                    while answers < expected {
+                        match support::read_response(reader) {
+                            Ok(response) => {
+                                answers += 1;
+                                let label = response.status.to_string();
+                                let json_detail = serde_json::from_slice::<Value>(&response.body)
+                                    .ok()
+                                    .is_some_and(|b| b.get("detail").is_some());
+                                let bad = !(400..500).contains(&response.status)
+                                    || (well_formed(framing) && !json_detail);
+                                if bad && failures.len() < 20 {
+                                    failures.push(format!(
+                                        "{framing:?}: {} {}",
+                                        response.status,
+                                        text(&response.body[..response.body.len().min(200)])
+                                    ));
+                                }
+                                *statuses.entry((framing, label)).or_default() += 1;
+                                if response.header("connection") == Some("close") {
+                                    keep = false;
+                                    break;
+                                }
+                            }
+                            Err(_) => {
+                                *statuses.entry((framing, "closed".to_owned())).or_default() += 1;
+                                if well_formed(framing) && answers == 0 && failures.len() < 20 {
+                                    failures.push(format!("{framing:?}: closed without an answer"));
+                                }
+                                keep = false;
+                                break;
+                            }
+                        }
+                    }
+                    if !keep || !well_formed(framing) || framing == Framing::Http10 {
+                        connection = None;
+                    }
+                }
+                (statuses, failures, connections)
+            })
+        })
+        .collect();
+    let mut statuses: BTreeMap<(Framing, String), usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut connections = 0;
+    for worker in workers {
+        let (s, f, c) = worker.join().unwrap();
+        for (k, v) in s {
+            *statuses.entry(k).or_default() += v;
+        }
+        failures.extend(f);
+        connections += c;
+    }
+    let elapsed = started.elapsed();
+    let rss_after = rss_kb(server.pid());
+    eprintln!(
+        "{total} malformed requests (bodies and framing) over {connections} connections in {:.1} s; \
+         RSS {rss_before} kB before, {rss_after} kB after",
+        elapsed.as_secs_f64()
+    );
+    for ((framing, status), n) in &statuses {
+        eprintln!("  {framing:<22?} {status:<7} {n}");
+    }
+    assert!(server.is_running(), "the server died:\n{}", server.log_text());
+    assert!(failures.is_empty(), "wrong answers:\n{}", failures.join("\n"));
+    let fivexx: usize = statuses
+        .iter()
+        .filter(|((_, s), _)| s.starts_with('5') || s.starts_with('2'))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(fivexx, 0, "2xx or 5xx answers: {statuses:?}");
+    assert!(
+        rss_after < rss_before + 150 * 1024,
+        "RSS grew from {rss_before} kB to {rss_after} kB"
+    );
+    let counts = record_counts(&server.work_dir, &server.data_dir);
+    assert!(counts.values().all(|&n| n == 0), "records appended: {counts:?}");
+    let valid = br#"{"index": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "category": "travel"}"#;
+    let mut request = format!(
+        "POST /pin/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        valid.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(valid);
+    let ok = raw_request(addr, &request).unwrap();
+    assert_eq!(ok.status, 200, "a valid POST after the storm: {}", text(&ok.body));
+}

@@ -116,10 +116,38 @@ impl Server {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Option<Server> {
+        Server::start_under(work_dir, data_dir, addr, args, env, None)
+    }
+
+    /// As [`Server::start_at`], with `shell` (e.g. `ulimit -Sn 1024`) run by `sh` first, in the
+    /// process that then becomes pinpipe.
+    pub fn start_under(
+        work_dir: &Path,
+        data_dir: &Path,
+        addr: SocketAddr,
+        args: &[&str],
+        env: &[(&str, &str)],
+        shell: Option<&str>,
+    ) -> Option<Server> {
         let port = addr.port();
         let log_path = work_dir.join(format!("server-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let mut command = match shell {
+            None => Command::new(env!("CARGO_BIN_EXE_pinpipe")),
+            Some(shell) => {
+                let mut command = Command::new("sh");
+                command.args([
+                    "-c",
+                    &format!("{shell} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_pinpipe"),
+                ]);
+                command
+            }
+        };
         command
             .arg("--data-dir")
             .arg(data_dir)
