@@ -168,11 +168,12 @@ impl KeepAlive {
 }
 
 /// Whether the server closed `stream` (EOF or reset), without waiting.
-fn closed_by_server(stream: &mut TcpStream) -> bool {
+fn closed_by_server(stream: &TcpStream) -> bool {
     stream.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 4096];
+    let mut reader = stream;
     let closed = loop {
-        match stream.read(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(0) => break true,
             Ok(_) => continue, // an answer (e.g. 408); the close follows
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
@@ -849,6 +850,29 @@ fn post_until_refused(addr: SocketAddr, next: &mut u64) -> (Vec<String>, RawResp
     }
 }
 
+/// Posts `batches` NDJSON batches of 50 pins, each of which must get 200; returns their keys.
+fn post_batches(addr: SocketAddr, next: &mut u64, batches: u64) -> Vec<String> {
+    let mut acked = Vec::new();
+    for _ in 0..batches {
+        let mut body = Vec::new();
+        for i in *next..*next + 50 {
+            let event = pin(i);
+            acked.push(event["unique_id"].as_str().unwrap().to_owned());
+            body.extend_from_slice(event.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        *next += 50;
+        let response = exchange(
+            addr,
+            &post_request("/pins", "application/x-ndjson", &body, true),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(response.status, 200, "{}", text(&response.body));
+    }
+    acked
+}
+
 fn readyz(addr: SocketAddr) -> RawResponse {
     exchange(
         addr,
@@ -885,6 +909,7 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     assert_eq!(readyz(addr).status, 200);
     let mut next = 0;
     let mut acked = Vec::<String>::new();
+    acked.extend(post_batches(addr, &mut next, 20));
     // The disk fills: 503 with a JSON reason and Retry-After, in time; /readyz says so.
     fill(&filler);
     let (more, refusal, took) = post_until_refused(addr, &mut next);
@@ -914,6 +939,7 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     acked.push(pin(next - 1)["unique_id"].as_str().unwrap().to_owned());
     assert_eq!(readyz(addr).status, 200, "ready again once appends succeed");
     // Full again, then killed while full: nothing acknowledged is lost.
+    acked.extend(post_batches(addr, &mut next, 10));
     fill(&filler);
     let (more, refusal, _) = post_until_refused(addr, &mut next);
     acked.extend(more);
