@@ -42,6 +42,9 @@ struct Inner {
     meta: BaseConsumer,
 }
 
+/// How long librdkafka retries a message the broker has not acknowledged, at least.
+const MESSAGE_TIMEOUT_MS: u64 = 300_000;
+
 impl KafkaLog {
     fn client_config(config: &LogConfig, brokers: &str) -> ClientConfig {
         let mut client = ClientConfig::new();
@@ -60,9 +63,20 @@ impl KafkaLog {
         }
         producer_config
             .set("partitioner", "consistent")
+            // The client has its answer after `append_timeout_ms` (503 when the broker has not
+            // acknowledged by then); librdkafka keeps retrying the message in the background
+            // for longer, so that a broker away for a while gets it once back (a retried event
+            // is de-duplicated downstream). A message timeout makes the idempotent producer bump
+            // its epoch, and tansu 0.6.0 (the test broker) then fails every produce of that
+            // producer ("more or less than one row" in its idempotence check, its storage task
+            // dead) until it is restarted: with this timeout, outages shorter than it recover
+            // by themselves there too.
             .set(
                 "message.timeout.ms",
-                config.append_timeout_ms.max(1).to_string(),
+                config
+                    .append_timeout_ms
+                    .max(MESSAGE_TIMEOUT_MS)
+                    .to_string(),
             )
             .set(
                 "queue.buffering.max.messages",
@@ -172,7 +186,7 @@ impl KafkaLog {
                 Err((e, _)) => return Err(e.into()),
             }
         }
-        let timeout = self.inner.config.append_timeout() + Duration::from_secs(1);
+        let timeout = self.inner.config.append_timeout();
         let all = futures_join_all(deliveries);
         let results = tokio::time::timeout(timeout, all)
             .await

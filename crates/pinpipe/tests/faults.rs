@@ -653,7 +653,7 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
     let (emulate_rate, ndjson_rate) = if full() {
         (1_500.0, 4_500.0)
     } else {
-        (250.0, 1_000.0)
+        (200.0, 800.0)
     };
     let env = [
         ("PINPIPE_LAKE_WRITER__ROLL_SECS", "1"),
@@ -1110,10 +1110,11 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
     }
     let recovered = restarted.elapsed();
     assert_eq!(readyz(addr).status, 200, "ready again");
+    std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
     let (acked, slowest, statuses) = client.join().unwrap();
     assert!(
-        slowest <= append_timeout + Duration::from_secs(2),
+        slowest <= append_timeout + Duration::from_millis(500),
         "an answer took {slowest:?}, past the append timeout"
     );
     // Every acknowledged pin reaches the serving DB, once.
