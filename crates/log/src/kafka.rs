@@ -73,10 +73,7 @@ impl KafkaLog {
             // by themselves there too.
             .set(
                 "message.timeout.ms",
-                config
-                    .append_timeout_ms
-                    .max(MESSAGE_TIMEOUT_MS)
-                    .to_string(),
+                config.append_timeout_ms.max(MESSAGE_TIMEOUT_MS).to_string(),
             )
             .set(
                 "queue.buffering.max.messages",

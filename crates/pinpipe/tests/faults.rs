@@ -259,7 +259,8 @@ fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
     let dripper = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let header = b"OST /pin/ HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+            let header =
+                b"OST /pin/ HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
             let mut second = 0;
             let mut write_errors = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -290,7 +291,7 @@ fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
         let body = pin(n).to_string();
         let request = post_request("/pin/", "application/json", body.as_bytes(), false);
         let sent = Instant::now();
-        let answer = if n % 2 == 0 {
+        let answer = if n.is_multiple_of(2) {
             exchange(addr, &request, Duration::from_secs(10))
         } else {
             kept.send(&request)
@@ -304,10 +305,7 @@ fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
         n += 1;
     }
     // Before the drippers' connections go: which of the hostile ones did the server close?
-    let silent_closed = silent
-        .iter_mut()
-        .filter(|s| closed_by_server(s))
-        .count();
+    let silent_closed = silent.iter_mut().filter(|s| closed_by_server(s)).count();
     stop.store(true, Ordering::Relaxed);
     let (mut header_drip, mut body_drip, write_errors) = dripper.join().unwrap();
     let header_closed = header_drip
@@ -337,8 +335,14 @@ fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
         "every normal request gets 200: {statuses:?}"
     );
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
-    assert_eq!(kept.reconnects, 0, "the kept-alive client kept its connection");
-    assert_eq!(silent_closed, SILENT, "silent connections closed by the timeout");
+    assert_eq!(
+        kept.reconnects, 0,
+        "the kept-alive client kept its connection"
+    );
+    assert_eq!(
+        silent_closed, SILENT,
+        "silent connections closed by the timeout"
+    );
     assert_eq!(
         header_closed, HEADER_DRIP,
         "header drippers closed by the timeout"
@@ -369,27 +373,37 @@ fn header_and_keep_alive_timeouts_are_separate_limits() {
     );
     let addr = server.addr;
     // Silent: closed after the header timeout, not before.
-    let mut silent = TcpStream::connect(addr).unwrap();
+    let silent = TcpStream::connect(addr).unwrap();
     let opened = Instant::now();
     let mut slow_head = TcpStream::connect(addr).unwrap();
     slow_head.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!closed_by_server(&mut silent), "closed too early");
+    assert!(!closed_by_server(&silent), "closed too early");
     slow_head.write_all(b"Host: t\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    assert!(closed_by_server(&mut silent), "silent connection still open after {:?}", opened.elapsed());
-    assert!(closed_by_server(&mut slow_head), "slow head still open");
+    assert!(
+        closed_by_server(&silent),
+        "silent connection still open after {:?}",
+        opened.elapsed()
+    );
+    assert!(closed_by_server(&slow_head), "slow head still open");
     // Kept alive: idle longer than the header timeout between requests is fine …
     let mut kept = KeepAlive::new(addr, Duration::from_secs(5));
     let get = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     assert_eq!(kept.send(get).unwrap().status, 200);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(kept.send(get).unwrap().status, 200);
-    assert_eq!(kept.reconnects, 0, "idle 1.5 s is within the keep-alive timeout");
+    assert_eq!(
+        kept.reconnects, 0,
+        "idle 1.5 s is within the keep-alive timeout"
+    );
     // … idle longer than the keep-alive timeout is not.
     std::thread::sleep(Duration::from_millis(3000));
     let (stream, _) = kept.stream.as_mut().unwrap();
-    assert!(closed_by_server(stream), "idle 3 s: closed by the keep-alive timeout");
+    assert!(
+        closed_by_server(stream),
+        "idle 3 s: closed by the keep-alive timeout"
+    );
 }
 
 #[test]
@@ -426,13 +440,26 @@ fn beyond_the_connection_cap_new_connections_get_503_at_once_and_open_ones_are_s
         assert_eq!(response.status, 503);
         assert_eq!(response.header("connection"), Some("close"));
         assert!(response.header("retry-after").is_some());
-        assert!(response.json()["detail"].as_str().unwrap().contains("max_connections"));
+        assert!(
+            response.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("max_connections")
+        );
     }
-    assert!(slowest < Duration::from_secs(1), "refused at once: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "refused at once: {slowest:?}"
+    );
     // The open connection keeps being served.
     let body = pin(1).to_string();
     let response = kept
-        .send(&post_request("/pin/", "application/json", body.as_bytes(), false))
+        .send(&post_request(
+            "/pin/",
+            "application/json",
+            body.as_bytes(),
+            false,
+        ))
         .unwrap();
     assert_eq!(response.status, 200);
     drop(idle);
@@ -443,9 +470,16 @@ fn beyond_the_connection_cap_new_connections_get_503_at_once_and_open_ones_are_s
         Duration::from_secs(5),
     )
     .unwrap();
-    assert_eq!(response.status, 200, "slots come back when connections close");
+    assert_eq!(
+        response.status, 200,
+        "slots come back when connections close"
+    );
     server.send_sigterm();
-    assert!(server.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()));
+    assert!(
+        server
+            .wait_exit(Duration::from_secs(30))
+            .is_some_and(|s| s.success())
+    );
     let log = server.log_text();
     assert!(
         log.contains("refused 50 connections at the cap of 20"),
@@ -501,8 +535,8 @@ fn ndjson_client(
             std::thread::sleep(wait);
         }
         let n = per_batch.min(count - sent);
-        let (path, topic) = [("/pins", "pins"), ("/geos", "geos"), ("/users", "users")]
-            [(batch_no % 3) as usize];
+        let (path, topic) =
+            [("/pins", "pins"), ("/geos", "geos"), ("/users", "users")][(batch_no % 3) as usize];
         let first = sent;
         let mut body = Vec::new();
         let mut keys = Vec::new();
@@ -617,9 +651,15 @@ fn assert_raw_zone_covers_the_log(dir: &Path, data: &Path) -> usize {
                 );
                 next = last + 1;
             }
-            assert_eq!(next, end, "{name} p{partition}: raw files end at {next}, the log at {end}");
+            assert_eq!(
+                next, end,
+                "{name} p{partition}: raw files end at {next}, the log at {end}"
+            );
         }
-        assert!(ranges.is_empty(), "{name}: files of unknown partitions {ranges:?}");
+        assert!(
+            ranges.is_empty(),
+            "{name}: files of unknown partitions {ranges:?}"
+        );
     }
     files
 }
@@ -714,11 +754,23 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
     let summary: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{} {}", text(&out.stdout), text(&out.stderr)));
     assert_eq!(summary["sent"], emulated, "{summary}");
-    assert_eq!(summary["accepted"], emulated, "every emulated event acknowledged: {summary}");
+    assert_eq!(
+        summary["accepted"], emulated,
+        "every emulated event acknowledged: {summary}"
+    );
     // Drain: the speed layer catches up, `up` stops, the lake writer's last files, the batch.
-    wait_caught_up(dir.path(), &data, &[], "pinpipe-stream", Duration::from_secs(600));
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &[],
+        "pinpipe-stream",
+        Duration::from_secs(600),
+    );
     up.send_sigterm();
-    assert!(up.wait_exit(Duration::from_secs(120)).is_some_and(|s| s.success()));
+    assert!(
+        up.wait_exit(Duration::from_secs(120))
+            .is_some_and(|s| s.success())
+    );
     lake_once(dir.path(), &data, &[]);
     let mut dates: Vec<String> = std::fs::read_dir(data.join("lake/raw/pins"))
         .unwrap()
@@ -740,18 +792,31 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
     // Every acknowledged event is in the serving DB and the curated lake exactly once.
     let mut expected = dry_run_keys(dir.path(), &emulate_args);
     for (topic, keys) in &acked {
-        expected.entry(topic).or_default().extend(keys.iter().cloned());
+        expected
+            .entry(topic)
+            .or_default()
+            .extend(keys.iter().cloned());
     }
     let in_log = record_counts(dir.path(), &data);
     let serving = serving_keys(dir.path(), &data);
     let lake = lake_keys(dir.path(), &data);
     for topic in ["pins", "geos", "users"] {
         let want = &expected[topic];
-        for (name, keys) in [("serving DB", &serving[topic]), ("curated lake", &lake[topic])] {
+        for (name, keys) in [
+            ("serving DB", &serving[topic]),
+            ("curated lake", &lake[topic]),
+        ] {
             let distinct: BTreeSet<&String> = keys.iter().collect();
             assert_eq!(distinct.len(), keys.len(), "{name} {topic}: a key twice");
-            let missing: Vec<_> = want.iter().filter(|k| !distinct.contains(k)).take(5).collect();
-            assert!(missing.is_empty(), "{name} {topic}: acknowledged but missing {missing:?}");
+            let missing: Vec<_> = want
+                .iter()
+                .filter(|k| !distinct.contains(k))
+                .take(5)
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{name} {topic}: acknowledged but missing {missing:?}"
+            );
             assert_eq!(keys.len(), want.len(), "{name} {topic}: keys never sent");
         }
     }
@@ -949,7 +1014,11 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     let server = start_at(dir.path(), &data, addr, &["serve"], &env);
     assert_eq!(readyz(addr).status, 200);
     let logged = logged_pin_ids(dir.path(), &data);
-    let lost: Vec<_> = acked.iter().filter(|k| !logged.contains(*k)).take(5).collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !logged.contains(*k))
+        .take(5)
+        .collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     let body = pin(next).to_string();
     let ok = exchange(
@@ -991,7 +1060,11 @@ impl OwnTansu {
 
     fn start(&self) {
         let out = self.script("start");
-        assert!(out.status.success(), "tansu.sh start: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tansu.sh start: {}",
+            text(&out.stderr)
+        );
     }
 
     fn kill_9(&self) {
@@ -1004,7 +1077,10 @@ impl OwnTansu {
         // Wait until the port is free again.
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            assert!(Instant::now() < deadline, "tansu still listening after SIGKILL");
+            assert!(
+                Instant::now() < deadline,
+                "tansu still listening after SIGKILL"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -1057,8 +1133,12 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 let event = pin(n);
-                let request =
-                    post_request("/pin/", "application/json", event.to_string().as_bytes(), true);
+                let request = post_request(
+                    "/pin/",
+                    "application/json",
+                    event.to_string().as_bytes(),
+                    true,
+                );
                 let started = Instant::now();
                 let answer = exchange(addr, &request, Duration::from_secs(30));
                 slowest = slowest.max(started.elapsed());
@@ -1093,11 +1173,19 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
     // While the broker is away the API refuses (503), within the append timeout.
     let deadline = Instant::now() + Duration::from_secs(60);
     while refused.load(Ordering::Relaxed) < 3 {
-        assert!(Instant::now() < deadline, "no 503 while the broker was away");
+        assert!(
+            Instant::now() < deadline,
+            "no 503 while the broker was away"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let not_ready = readyz(addr);
-    assert_eq!(not_ready.status, 503, "/readyz while the broker is away: {}", text(&not_ready.body));
+    assert_eq!(
+        not_ready.status,
+        503,
+        "/readyz while the broker is away: {}",
+        text(&not_ready.body)
+    );
     let refused_while_away = refused.load(Ordering::Relaxed);
     let acked_while_away = acked_count.load(Ordering::Relaxed);
     tansu.start();
@@ -1105,7 +1193,10 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
     // Recovers by itself: 200s again within seconds.
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked_count.load(Ordering::Relaxed) < acked_while_away + 20 {
-        assert!(Instant::now() < deadline, "pinpipe did not recover after the broker returned");
+        assert!(
+            Instant::now() < deadline,
+            "pinpipe did not recover after the broker returned"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let recovered = restarted.elapsed();
@@ -1132,10 +1223,20 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
     };
     let distinct: BTreeSet<&String> = in_serving.iter().collect();
     assert_eq!(distinct.len(), in_serving.len());
-    let missing: Vec<_> = acked.iter().filter(|k| !distinct.contains(k)).take(5).collect();
-    assert!(missing.is_empty(), "acknowledged but not in the serving DB: {missing:?}");
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|k| !distinct.contains(k))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not in the serving DB: {missing:?}"
+    );
     up.send_sigterm();
-    assert!(up.wait_exit(Duration::from_secs(60)).is_some_and(|s| s.success()));
+    assert!(
+        up.wait_exit(Duration::from_secs(60))
+            .is_some_and(|s| s.success())
+    );
     eprintln!(
         "broker kill: away {:?}; {refused_while_away} refusals (503 + Retry-After) while away, /readyz 503; \
          recovered {recovered:?} after the restart; {} acknowledged, all once in the serving DB ({} rows); \

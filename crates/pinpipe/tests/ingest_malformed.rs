@@ -841,9 +841,13 @@ fn framing_case(rng: &mut Rng) -> (Vec<u8>, Framing, usize) {
             out.extend_from_slice(broken[rng.below(broken.len())]);
             out
         }
-        Framing::Http2Preface => b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00".to_vec(),
+        Framing::Http2Preface => {
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00".to_vec()
+        }
         Framing::TlsHello => {
-            let mut out = vec![0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03];
+            let mut out = vec![
+                0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03,
+            ];
             out.extend(rng.bytes(190));
             out
         }
@@ -942,8 +946,12 @@ fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() 
                     let (bytes, framing, expected) = framing_case(&mut rng);
                     if connection.is_none() {
                         let stream = TcpStream::connect(addr).unwrap();
-                        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                        stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(30)))
+                            .unwrap();
+                        stream
+                            .set_write_timeout(Some(Duration::from_secs(30)))
+                            .unwrap();
                         let reader = BufReader::new(stream.try_clone().unwrap());
                         connection = Some((stream, reader));
                         connections += 1;
@@ -1015,8 +1023,16 @@ fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() 
     for ((framing, status), n) in &statuses {
         eprintln!("  {framing:<22?} {status:<7} {n}");
     }
-    assert!(server.is_running(), "the server died:\n{}", server.log_text());
-    assert!(failures.is_empty(), "wrong answers:\n{}", failures.join("\n"));
+    assert!(
+        server.is_running(),
+        "the server died:\n{}",
+        server.log_text()
+    );
+    assert!(
+        failures.is_empty(),
+        "wrong answers:\n{}",
+        failures.join("\n")
+    );
     let fivexx: usize = statuses
         .iter()
         .filter(|((_, s), _)| s.starts_with('5') || s.starts_with('2'))
@@ -1028,7 +1044,10 @@ fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() 
         "RSS grew from {rss_before} kB to {rss_after} kB"
     );
     let counts = record_counts(&server.work_dir, &server.data_dir);
-    assert!(counts.values().all(|&n| n == 0), "records appended: {counts:?}");
+    assert!(
+        counts.values().all(|&n| n == 0),
+        "records appended: {counts:?}"
+    );
     let valid = br#"{"index": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "category": "travel"}"#;
     let mut request = format!(
         "POST /pin/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -1037,5 +1056,10 @@ fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() 
     .into_bytes();
     request.extend_from_slice(valid);
     let ok = raw_request(addr, &request).unwrap();
-    assert_eq!(ok.status, 200, "a valid POST after the storm: {}", text(&ok.body));
+    assert_eq!(
+        ok.status,
+        200,
+        "a valid POST after the storm: {}",
+        text(&ok.body)
+    );
 }
