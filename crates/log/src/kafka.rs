@@ -153,6 +153,10 @@ impl KafkaLog {
         .await
     }
 
+    pub(crate) fn event_topics(&self) -> [&str; 3] {
+        self.inner.config.topic_names()
+    }
+
     pub(crate) async fn append(
         &self,
         topic: &str,

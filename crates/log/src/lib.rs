@@ -189,6 +189,14 @@ impl EventLog {
         }
     }
 
+    /// The configured event topics, in the order pins, geos, users ([`LogConfig::topic_names`]).
+    pub fn event_topics(&self) -> [&str; 3] {
+        match self {
+            EventLog::Local(log) => log.event_topics(),
+            EventLog::Kafka(log) => log.event_topics(),
+        }
+    }
+
     /// A short name of the backend for logs and `/readyz`.
     pub fn backend_name(&self) -> &'static str {
         match self {

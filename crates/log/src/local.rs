@@ -117,6 +117,8 @@ pub struct LocalLog {
 struct Inner {
     path: PathBuf,
     topics: BTreeMap<String, TopicMeta>,
+    /// The configured event topics, in the order pins, geos, users.
+    event_topics: [String; 3],
     jobs: mpsc::SyncSender<Job>,
     /// Set by the writer when it stops.
     writer_stopped: Arc<AtomicBool>,
@@ -229,6 +231,7 @@ impl LocalLog {
             inner: Arc::new(Inner {
                 path,
                 topics,
+                event_topics: config.topic_names().map(str::to_owned),
                 jobs: jobs_tx,
                 writer_stopped,
                 max_pending: config.max_pending_appends,
@@ -244,6 +247,11 @@ impl LocalLog {
     /// The SQLite file holding the log.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    pub(crate) fn event_topics(&self) -> [&str; 3] {
+        let [pins, geos, users] = &self.inner.event_topics;
+        [pins, geos, users]
     }
 
     fn topic(&self, name: &str) -> Result<TopicMeta, LogError> {

@@ -78,6 +78,59 @@ pub struct BatchOptions {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// First wait until the lake writer has written every record of the date that the event
+    /// log holds (as the daily DAG's wait_watermark task does).
+    #[arg(long)]
+    wait: bool,
+}
+
+/// The event log, when there is one to look at: a local log only when its file exists (a batch
+/// on a machine without the log must not create one), a Kafka log when it answers in time.
+async fn existing_log(config: &Config) -> Option<pinpipe_log::EventLog> {
+    let local = config.log.url.trim().eq_ignore_ascii_case("local");
+    if local && !config.data_dir.join("log").join("events.db").exists() {
+        return None;
+    }
+    let open = pinpipe_log::EventLog::open(&config.log, &config.data_dir);
+    match tokio::time::timeout(Duration::from_secs(10), open).await {
+        Ok(Ok(log)) => Some(log),
+        Ok(Err(e)) => {
+            tracing::debug!("not checking the event log: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("not checking the event log: it did not answer in 10 s");
+            None
+        }
+    }
+}
+
+/// With `--wait`: polls until the raw zone holds every record of `date` the log has.
+async fn wait_for_raw_zone(
+    config: &Config,
+    lake: &pinpipe_lake::Lake,
+    log: &pinpipe_log::EventLog,
+    date: NaiveDate,
+) -> anyhow::Result<()> {
+    let poll = Duration::from_secs(config.schedule.watermark_poll_secs.max(1));
+    loop {
+        if pinpipe_schedule::watermark_passed(lake, log, date)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            return Ok(());
+        }
+        let (pending, more) = pinpipe_schedule::not_in_raw_zone(lake, log, date)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let at_least = if more { "at least " } else { "" };
+        eprintln!(
+            "waiting: {at_least}{pending} records received on {date} are in the event log but not in the \
+             raw zone yet (the lake writer of `pinpipe up` or `pinpipe lake` writes them within \
+             lake_writer.roll_secs)"
+        );
+        tokio::time::sleep(poll).await;
+    }
 }
 
 /// Draws a spinner per stage on a terminal; logs stages otherwise.
@@ -112,6 +165,16 @@ pub async fn batch(config: &Config, options: &BatchOptions) -> anyhow::Result<()
         .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
     let lake = open_lake(config)?;
     lake.ready().await.context("the lake cannot be reached")?;
+    let log = existing_log(config).await;
+    if options.wait {
+        let Some(log) = &log else {
+            anyhow::bail!(
+                "--wait needs the event log ({}), which cannot be opened here; run without --wait",
+                config.log.url
+            );
+        };
+        wait_for_raw_zone(config, &lake, log, date).await?;
+    }
     let db = if options.no_serving {
         None
     } else {
@@ -140,6 +203,24 @@ pub async fn batch(config: &Config, options: &BatchOptions) -> anyhow::Result<()
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         eprint!("{}", human_summary(&summary));
+    }
+    if let Some(log) = log {
+        // Said after the run, so it is the last thing a user reads.
+        match pinpipe_schedule::not_in_raw_zone(&lake, &log, date).await {
+            Ok((0, _)) => {}
+            Ok((pending, more)) => {
+                let at_least = if more { "at least " } else { "" };
+                eprintln!(
+                    "warning: {at_least}{pending} records received on {date} are in the event log \
+                     but not in the raw zone yet, so this run left them out: the lake writer \
+                     writes them within lake_writer.roll_secs ({} s). Run `pinpipe lake --once` \
+                     and then this again, or `pinpipe batch --date {date} --wait`.",
+                    config.lake_writer.roll_secs
+                );
+            }
+            Err(e) => tracing::debug!("cannot count the records not in the raw zone: {e}"),
+        }
+        let _ = log.close().await;
     }
     Ok(())
 }

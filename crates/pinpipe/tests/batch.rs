@@ -411,3 +411,65 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// `pinpipe batch --date <today>` right after events arrive says how many of them are not in
+/// the raw zone yet and what to do; `--wait` waits for the lake writer instead.
+#[test]
+fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_on(dir.path(), &data, &[]);
+    post(dir.path(), &server.url(""), 600, 11);
+    let date = today();
+    let data_arg = data.to_str().unwrap();
+    let out = pinpipe(
+        dir.path(),
+        &["--data-dir", data_arg, "batch", "--date", &date, "--json"],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: 600 records received on {date} are in the event log but not in the raw zone yet"
+        )) && stderr.contains("--wait"),
+        "{stderr}"
+    );
+    // With a lake writer running, --wait waits until it has written them, then counts them all.
+    let env = [("PINPIPE_LAKE_WRITER__ROLL_SECS", "2")];
+    let mut writer = support::lake::spawn_on(dir.path(), &data, &env, &["lake"]);
+    let started = Instant::now();
+    let out = pinpipe(
+        dir.path(),
+        &[
+            "--data-dir",
+            data_arg,
+            "batch",
+            "--date",
+            &date,
+            "--wait",
+            "--json",
+        ],
+        &[("PINPIPE_SCHEDULE__WATERMARK_POLL_SECS", "1")],
+        "",
+    );
+    let _ = writer.kill();
+    let _ = writer.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let raw: u64 = summary["raw_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(raw, 600, "{summary}");
+    assert!(
+        !text(&out.stderr).contains("warning:"),
+        "{}",
+        text(&out.stderr)
+    );
+    eprintln!("--wait took {:?}", started.elapsed());
+    drop(server);
+}

@@ -295,8 +295,12 @@ pub async fn watermark_passed(
     date: NaiveDate,
 ) -> Result<bool, String> {
     let topics = log.topics().await.map_err(|e| e.to_string())?;
-    for (kind, topic) in KINDS.iter().zip(topics_in_order(&topics)) {
-        let Some(topic) = topic else { continue };
+    // The configured names, by position (pins, geos, users), never by what a name looks like.
+    for (kind, name) in KINDS.iter().zip(log.event_topics()) {
+        let topic = topics
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| format!("the event log has no topic {name:?} (log.{kind}_topic)"))?;
         let files = pinpipe_lake::writer::raw_files(lake, kind)
             .await
             .map_err(|e| e.to_string())?;
@@ -318,9 +322,56 @@ pub async fn watermark_passed(
     Ok(true)
 }
 
-/// The log's topics in `KINDS` order, by the default names' suffix (`pins`, `geos`, `users`).
-fn topics_in_order(topics: &[pinpipe_log::TopicInfo]) -> [Option<&pinpipe_log::TopicInfo>; 3] {
-    KINDS.map(|kind| topics.iter().find(|t| t.name.ends_with(kind)))
+/// Most log records [`not_in_raw_zone`] reads before it stops counting.
+pub const PENDING_SCAN_LIMIT: u64 = 1_000_000;
+
+/// Records received on `date` (UTC) that the event log holds but the raw zone does not yet:
+/// those after each partition's last raw file. Counts at most [`PENDING_SCAN_LIMIT`] records
+/// read; the second value says whether it stopped there.
+pub async fn not_in_raw_zone(
+    lake: &Lake,
+    log: &EventLog,
+    date: NaiveDate,
+) -> Result<(u64, bool), String> {
+    let topics = log.topics().await.map_err(|e| e.to_string())?;
+    let (mut pending, mut read) = (0u64, 0u64);
+    for (kind, name) in KINDS.iter().zip(log.event_topics()) {
+        let Some(topic) = topics.iter().find(|t| t.name == name) else {
+            continue;
+        };
+        let files = pinpipe_lake::writer::raw_files(lake, kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        for partition in &topic.partitions {
+            let written = files
+                .iter()
+                .filter(|f| f.partition == partition.partition)
+                .map(|f| f.last + 1)
+                .max()
+                .unwrap_or(0);
+            let mut offset = written.max(partition.start_offset);
+            while offset < partition.end_offset {
+                if read >= PENDING_SCAN_LIMIT {
+                    return Ok((pending, true));
+                }
+                let records = log
+                    .read(name, partition.partition, offset, 10_000, Duration::ZERO)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let Some(last) = records.last() else { break };
+                offset = last.offset + 1;
+                read += records.len() as u64;
+                pending += records
+                    .iter()
+                    .filter(|r| {
+                        chrono::DateTime::from_timestamp_millis(r.timestamp_ms)
+                            .is_some_and(|t| t.date_naive() == date)
+                    })
+                    .count() as u64;
+            }
+        }
+    }
+    Ok((pending, false))
 }
 
 /// Deletes raw files whose receive date is more than `days` before `date` (0: nothing).
@@ -474,5 +525,57 @@ mod tests {
             .parsed_cron()
             .is_err()
         );
+    }
+
+    /// The watermark looks at the configured topics by name, whatever the names look like.
+    #[tokio::test]
+    async fn the_watermark_checks_topics_whose_names_do_not_end_in_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_config = pinpipe_log::LogConfig {
+            pins_topic: "pinterest.events".into(),
+            geos_topic: "where".into(),
+            users_topic: "who".into(),
+            ..pinpipe_log::LogConfig::default()
+        };
+        let log = EventLog::open(&log_config, dir.path()).await.unwrap();
+        let lake = Lake::open(&pinpipe_lake::LakeConfig::default(), dir.path()).unwrap();
+        let record = pinpipe_log::NewRecord {
+            key: b"k".to_vec(),
+            value: br#"{"index": 1, "unique_id": "k"}"#.to_vec(),
+            timestamp_ms: pinpipe_log::now_ms(),
+            headers: Vec::new(),
+        };
+        log.append("pinterest.events", vec![record]).await.unwrap();
+        let today = chrono::Utc::now().date_naive();
+        assert!(
+            !watermark_passed(&lake, &log, today).await.unwrap(),
+            "a pin not yet in the raw zone holds the watermark"
+        );
+        assert_eq!(
+            not_in_raw_zone(&lake, &log, today).await.unwrap(),
+            (1, false)
+        );
+        let yesterday = today - Days::new(1);
+        assert_eq!(
+            not_in_raw_zone(&lake, &log, yesterday).await.unwrap(),
+            (0, false)
+        );
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        pinpipe_lake::writer::run(
+            &log,
+            &log_config,
+            &lake,
+            &pinpipe_lake::LakeWriterConfig::default(),
+            pinpipe_lake::Until::CaughtUp,
+            stop,
+        )
+        .await
+        .unwrap();
+        assert!(watermark_passed(&lake, &log, today).await.unwrap());
+        assert_eq!(
+            not_in_raw_zone(&lake, &log, today).await.unwrap(),
+            (0, false)
+        );
+        log.close().await.unwrap();
     }
 }
