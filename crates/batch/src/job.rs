@@ -17,7 +17,7 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use parquet::arrow::ArrowWriter;
-use pinpipe_lake::{KINDS, Lake};
+use pinpipe_lake::{KINDS, Lake, layout};
 use pinpipe_model::EventType;
 use pinpipe_serving::{AnalyticsRows, Cell, ServingDb};
 use serde::Serialize;
@@ -85,7 +85,7 @@ impl Progress for Quiet {
 /// The dates whose analytics are in the lake, sorted.
 pub async fn analytics_dates(lake: &Lake) -> Result<Vec<NaiveDate>, BatchError> {
     let mut dates: Vec<NaiveDate> = lake
-        .list(&format!("analytics/{}", ANALYTICS[0].name))
+        .list(&layout::analytics_folder(ANALYTICS[0].name))
         .await?
         .iter()
         .filter_map(|meta| lake.relative(&meta.location))
@@ -157,7 +157,7 @@ pub async fn run(
     // One listing of the raw zone gives both the files and their sizes.
     let mut raw_files = 0;
     let mut raw_bytes = 0;
-    for object in lake.list("raw").await? {
+    for object in lake.list(layout::RAW).await? {
         let in_range = lake
             .relative(&object.location)
             .and_then(|rel| pinpipe_lake::raw::RawFile::parse(&rel))
@@ -191,7 +191,7 @@ pub async fn run(
             .logical_plan()
             .clone();
         // Loaded when it exists: an overwrite must know the files it replaces.
-        let rel = format!("curated/{kind}");
+        let rel = layout::curated_table(kind);
         let table = match load_delta(lake, &rel).await? {
             Some(table) => table,
             None => delta_table(lake, &rel)?,
@@ -258,11 +258,8 @@ pub async fn run(
         let batches = frame.collect().await?;
         let rows = to_rows(analytic.name, analytic.columns, &batches)?;
         let file = encode_parquet(&schema, &batches, analytic.columns)?;
-        lake.put_durable(
-            &format!("analytics/{}/dt={date}/part-00000.parquet", analytic.name),
-            file,
-        )
-        .await?;
+        lake.put_durable(&layout::analytics_file(analytic.name, date), file)
+            .await?;
         results.push(rows);
     }
     lake.delete_all(&work).await?;
@@ -305,8 +302,9 @@ pub async fn run(
     Ok(summary)
 }
 
-/// The lake's work area: a run's intermediate results, deleted when the run ends.
-pub const WORK: &str = "work";
+/// The lake's work area ([`layout::WORK`]): a run's intermediate results, deleted when the run
+/// ends.
+pub use pinpipe_lake::layout::WORK;
 
 /// How old a run's work folder must be before another run deletes it as left over by a run that
 /// was killed (longer than any run).

@@ -26,7 +26,7 @@ use deltalake::logstore::{
     LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
 };
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
-use pinpipe_lake::{KINDS, Lake};
+use pinpipe_lake::{KINDS, Lake, layout};
 use serde::{Deserialize, Serialize};
 
 use crate::BatchError;
@@ -104,7 +104,7 @@ impl LakeSession {
         for kind in KINDS {
             this.register_listing(
                 &format!("raw_{kind}"),
-                &format!("raw/{kind}"),
+                &layout::raw_folder(kind),
                 pinpipe_lake::raw::schema(),
             )?;
         }
@@ -159,7 +159,7 @@ impl LakeSession {
     pub async fn register_curated(&self) -> Result<Vec<&'static str>, BatchError> {
         let mut found = Vec::new();
         for (kind, event) in KINDS.iter().zip(pinpipe_model::EventType::ALL) {
-            let Some(table) = load_delta(&self.lake, &format!("curated/{kind}")).await? else {
+            let Some(table) = load_delta(&self.lake, &layout::curated_table(kind)).await? else {
                 continue;
             };
             let provider = table.table_provider().await?;
@@ -196,7 +196,7 @@ impl LakeSession {
         for analytic in ANALYTICS {
             let files = self
                 .lake
-                .list(&format!("analytics/{}", analytic.name))
+                .list(&layout::analytics_folder(analytic.name))
                 .await?;
             if files.is_empty() {
                 continue;
@@ -204,7 +204,7 @@ impl LakeSession {
             let listing = format!("{}_files", analytic.name);
             let url = ListingTableUrl::parse(
                 self.lake
-                    .folder_url(&format!("analytics/{}", analytic.name))?
+                    .folder_url(&layout::analytics_folder(analytic.name))?
                     .as_str(),
             )?;
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))

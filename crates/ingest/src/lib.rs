@@ -129,13 +129,7 @@ impl AppState {
                 return Some(kind);
             }
         }
-        let last = topic.rsplit('.').next().unwrap_or(topic);
-        match last {
-            "pin" | "pins" => Some(EventType::Pin),
-            "geo" | "geos" => Some(EventType::Geo),
-            "user" | "users" => Some(EventType::User),
-            _ => None,
-        }
+        EventType::from_name(topic.rsplit('.').next().unwrap_or(topic))
     }
 }
 

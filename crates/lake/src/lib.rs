@@ -2,18 +2,18 @@
 //! and the lake writer, which copies the event log into the raw zone in files named by the log
 //! partition and offset range they hold.
 //!
-//! Layout (architecture.md): `raw/<type>/dt=YYYY-MM-DD/…` (events as received),
-//! `curated/<type>/` (clean, de-duplicated Delta tables, written by the batch job) and
-//! `analytics/<name>/` (the daily results).
+//! Layout: see [`layout`], where every folder is named once.
 
 mod conditional;
+pub mod layout;
 pub mod raw;
 pub mod storage;
 pub mod writer;
 
 pub use conditional::CreateOnlyCopy;
+pub use layout::KINDS;
 pub use storage::{Lake, LakeConfig, StoreKind};
-pub use writer::{KINDS, LakeWriterConfig, Until, WriterStats};
+pub use writer::{LakeWriterConfig, Until, WriterStats};
 
 /// What can go wrong in the lake.
 #[derive(Debug, thiserror::Error)]

@@ -23,8 +23,7 @@ use pinpipe_log::Record;
 
 use crate::LakeError;
 
-/// The raw zone's folder in the lake.
-pub const RAW: &str = "raw";
+pub use crate::layout::RAW;
 
 /// The Arrow schema of a raw file. `value` is the body byte for byte (lossless); the rest is
 /// ingest metadata and the record's log position.

@@ -21,8 +21,7 @@ use crate::LakeError;
 use crate::raw::{self, RawFile};
 use crate::storage::Lake;
 
-/// The raw zone's folder names of the three topics, in `LogConfig::topic_names` order.
-pub const KINDS: [&str; 3] = ["pins", "geos", "users"];
+use crate::layout::KINDS;
 
 /// `[lake_writer]`: the lake writer's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

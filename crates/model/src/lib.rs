@@ -51,12 +51,37 @@ impl EventType {
     pub const ALL: [EventType; 3] = [EventType::Pin, EventType::Geo, EventType::User];
 
     /// The lower-case name used in URLs, topics and the command line (`pin`, `geo`, `user`).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventType::Pin => "pin",
             EventType::Geo => "geo",
             EventType::User => "user",
         }
+    }
+
+    /// The plural name: the default topic, the lake's folders (`raw/pins`, `curated/pins`) and
+    /// the tables (`pins`, `geos`, `users`) of this type.
+    pub const fn plural(self) -> &'static str {
+        match self {
+            EventType::Pin => "pins",
+            EventType::Geo => "geos",
+            EventType::User => "users",
+        }
+    }
+
+    /// The field that keys this type's events: their log key and their tables' primary key.
+    pub const fn key_field(self) -> &'static str {
+        match self {
+            EventType::Pin => "unique_id",
+            EventType::Geo | EventType::User => "ind",
+        }
+    }
+
+    /// The event type a name stands for: its singular or its plural (`pin`, `pins`, …).
+    pub fn from_name(name: &str) -> Option<EventType> {
+        EventType::ALL
+            .into_iter()
+            .find(|kind| name == kind.as_str() || name == kind.plural())
     }
 
     /// Cleans one raw record given as JSON text (one line of the event log).

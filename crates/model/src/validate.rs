@@ -135,15 +135,14 @@ pub fn validate(kind: EventType, body: &[u8]) -> Result<Validated, ValidationErr
 pub fn validate_key(kind: EventType, body: &[u8]) -> Result<String, ValidationErrors> {
     let object = parse_object(body)?;
     check_fields(kind, &object)?;
+    let field = object.get(kind.key_field());
     let key = match kind {
-        EventType::Pin => object
-            .get("unique_id")
+        EventType::Pin => field
             .and_then(Value::as_str)
             .map(|id| crate::text::trim(id).to_owned()),
-        EventType::Geo | EventType::User => object
-            .get("ind")
-            .and_then(Value::as_i64)
-            .map(|ind| ind.to_string()),
+        EventType::Geo | EventType::User => {
+            field.and_then(Value::as_i64).map(|ind| ind.to_string())
+        }
     };
     // check_fields has made sure the key field is there with the right type.
     key.ok_or_else(|| single(body_error("value_error", "no key".into(), Value::Null)))
