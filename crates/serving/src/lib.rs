@@ -194,6 +194,17 @@ macro_rules! migrator {
                 ))),
                 false,
             ),
+            Migration::new(
+                4,
+                "contract shape".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0004_contract_shape.sql"
+                ))),
+                false,
+            ),
         ])
     };
 }
