@@ -232,7 +232,10 @@ macro_rules! apply_fn {
                          distinct_pins = pin_windows.distinct_pins + excluded.distinct_pins, \
                          videos = pin_windows.videos + excluded.videos, \
                          images = pin_windows.images + excluded.images, \
-                         total_followers = pin_windows.total_followers + excluded.total_followers",
+                         total_followers = CASE \
+                             WHEN pin_windows.total_followers > 9223372036854775807 - excluded.total_followers \
+                             THEN 9223372036854775807 \
+                             ELSE pin_windows.total_followers + excluded.total_followers END",
                     );
                     q.build().execute(&mut *tx).await?;
                 }

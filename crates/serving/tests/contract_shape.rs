@@ -271,6 +271,65 @@ async fn postgres_presents_the_contract() {
     database.drop().await;
 }
 
+/// A window's `total_followers` saturates at i64::MAX across batches, as within one (follower
+/// counts of i64::MAX are clean values): no batch fails on it, which would stop the speed layer.
+async fn assert_window_followers_saturate(db: &ServingDb, url: &str) {
+    let window = pinpipe_serving::window_start(received(0));
+    for (from, id) in [(None, "a"), (Some(1), "b")] {
+        let mut change = Change::default();
+        for followers in [i64::MAX - 1, 1] {
+            change.windows.push(pinpipe_serving::WindowEvent {
+                window_start: window,
+                category: "art".into(),
+                unique_id: id.into(),
+                video: false,
+                image: true,
+                followers,
+            });
+        }
+        change.offsets.push(OffsetMove {
+            topic: "pins".into(),
+            partition: 7,
+            from,
+            to: from.unwrap_or(0) + 1,
+        });
+        db.apply("w", &change).await.unwrap();
+    }
+    let windows = query(
+        url,
+        "SELECT events, distinct_pins, images, total_followers FROM pin_windows",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Array(windows.rows[0].clone()).to_string(),
+        format!("[4,2,4,{}]", i64::MAX)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_window_followers_saturate() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServingConfig::default();
+    let db = ServingDb::open(&config, dir.path()).await.unwrap();
+    assert_window_followers_saturate(&db, &ServingDb::url(&config, dir.path())).await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn postgres_window_followers_saturate() {
+    let Some(database) = Postgres::new("serving_windows").await else {
+        return;
+    };
+    let config = ServingConfig {
+        url: database.url.clone(),
+    };
+    let db = ServingDb::open(&config, Path::new(".")).await.unwrap();
+    assert_window_followers_saturate(&db, &database.url).await;
+    db.close().await;
+    database.drop().await;
+}
+
 /// The migrations before 0004 (the shape older serving DBs have), as lib.rs lists them.
 fn old_migrator(backend: &str) -> Migrator {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,7 +7,7 @@
 -- SQLite cannot reorder or retype columns, so both tables are rebuilt. `coordinates` replaces
 -- `latitude` and `longitude`: the speed layer writes it as JSON text (serde_json, exact); rows
 -- from before this migration get it from the stored doubles with printf('%!.17g'), which is
--- exact for every value tested at 1e-83 or more in magnitude (SQLite's conversion can miss the
+-- exact for every value tried of 1e-83 or more in magnitude (SQLite's conversion can miss the
 -- last digit below that; the next record of the key rewrites the row exactly).
 
 CREATE TABLE pins_0004 (
