@@ -60,8 +60,8 @@ Choices made where data.md (and the brief) leave a case open:
    distinct by key, and after de-duplication every joined row is a distinct key.
 8. Medians of very large follower counts are the exactly rounded float of the exact mean (Python's
    int / int), not the mean of two floats.
-9. Follower counts may be negative or zero (a JSON integer is taken as is); they take part in
-   maxima and medians like any other value.
+9. Follower counts are never negative (data.md: a negative JSON integer is null, as cleaned by
+   reference_clean.py); zero takes part in maxima and medians like any other value.
 """
 
 import argparse

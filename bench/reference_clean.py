@@ -231,9 +231,9 @@ def _i64_from_digits(digits):
 
 
 def clean_follower_count(value):
-    """data.md follower_count with note 7."""
+    """data.md follower_count with note 7: a JSON integer of 0 or more as is, a negative one null."""
     if type(value) is int:
-        return value if is_integer(value) else None
+        return value if is_integer(value) and value >= 0 else None
     if type(value) is not str:
         return None  # floats, booleans, null, arrays, objects
     text = trim(value)

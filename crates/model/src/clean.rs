@@ -294,10 +294,11 @@ fn text_column<'a>(field: Option<Field<'a>>, placeholders: &[&str]) -> Option<Co
     part_of(string(field)?, |t| without_placeholders(t, placeholders))
 }
 
-/// A JSON integer as is; a string by [`parse_follower_count`]; anything else null.
+/// A JSON integer of 0 or more as is (a negative one is null); a string by
+/// [`parse_follower_count`]; anything else null.
 fn follower_count(field: &Option<Field<'_>>) -> Option<i64> {
     match field {
-        Some(Field::Int(i)) => Some(*i),
+        Some(Field::Int(i)) => (*i >= 0).then_some(*i),
         Some(Field::Str(text)) => parse_follower_count(text),
         _ => None,
     }
@@ -442,6 +443,49 @@ mod tests {
             assert_eq!(tag_list(input.to_string()), *expected, "{input:?}");
         }
         assert!(matches!(tag_list("a, b")[1], Cow::Borrowed("b")));
+    }
+
+    #[test]
+    fn follower_count_rule() {
+        let cases: &[(Field<'_>, Option<i64>)] = &[
+            (Field::Int(848), Some(848)),
+            (Field::Int(0), Some(0)),
+            (Field::Int(i64::MAX), Some(i64::MAX)),
+            (Field::Int(-1), None),
+            (Field::Int(-5), None),
+            (Field::Int(i64::MIN), None),
+            (Field::IntOutOfRange, None),
+            (Field::Float(848.0), None),
+            (Field::Float(-0.0), None),
+            (Field::Bool(true), None),
+            (Field::Null, None),
+            (Field::Nested, None),
+            (Field::Str(" 35k ".into()), Some(35_000)),
+            (Field::Str("0".into()), Some(0)),
+            (Field::Str("-5".into()), None),
+            (Field::Str("-0".into()), None),
+        ];
+        for (field, expected) in cases {
+            assert_eq!(follower_count(&Some(field.clone())), *expected, "{field:?}");
+        }
+        assert_eq!(follower_count(&None), None);
+        let pin = |line: &str| clean_pin_json(line.as_bytes()).unwrap().follower_count;
+        assert_eq!(
+            pin(r#"{"index": 1, "unique_id": "u", "follower_count": -5}"#),
+            None
+        );
+        assert_eq!(
+            pin(r#"{"index": 1, "unique_id": "u", "follower_count": -9223372036854775808}"#),
+            None
+        );
+        assert_eq!(
+            pin(r#"{"index": 1, "unique_id": "u", "follower_count": 0}"#),
+            Some(0)
+        );
+        assert_eq!(
+            pin(r#"{"index": 1, "unique_id": "u", "follower_count": -0}"#),
+            None
+        );
     }
 
     #[test]

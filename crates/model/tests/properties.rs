@@ -149,6 +149,7 @@ proptest! {
                     }
                     prop_assert!(pin.tag_list.iter().all(|t| !t.is_empty() && t.trim() == &**t));
                     prop_assert!(out["tag_list"].is_array());
+                    prop_assert!(pin.follower_count.is_none_or(|f| f >= 0));
                 }
                 CleanRecord::Geo(geo) => {
                     if let Some([lat, lon]) = geo.coordinates {

@@ -1,6 +1,6 @@
 //! Writing a micro-batch: the same statements for both backends, built with sqlx's
 //! `QueryBuilder` (which writes each backend's placeholders); only the encoding of timestamps,
-//! JSON and partitions differs, so each backend gets its expansion of one macro.
+//! JSON, coordinates and partitions differs, so each backend gets its expansion of one macro.
 
 use std::collections::HashMap;
 
@@ -41,8 +41,18 @@ fn tags_json(tags: &[std::borrow::Cow<'_, str>]) -> String {
     serde_json::to_string(tags).expect("strings serialise")
 }
 
+/// SQLite's `coordinates`: JSON text as `pinpipe clean` writes it (`[45.0,-73.5]`).
+fn coordinates_json(coordinates: Option<[f64; 2]>) -> Option<String> {
+    coordinates.map(|c| serde_json::to_string(&c).expect("finite floats serialise"))
+}
+
+/// PostgreSQL's `coordinates`: a `double precision[]`.
+fn coordinates_array(coordinates: Option<[f64; 2]>) -> Option<Vec<f64>> {
+    coordinates.map(|c| c.to_vec())
+}
+
 macro_rules! apply_fn {
-    ($name:ident, $pool:ty, $db:ty, time_ty = $time_ty:ty, time = $time:expr, stamp = $stamp:expr, part = $part:expr, json = $json:literal) => {
+    ($name:ident, $pool:ty, $db:ty, time_ty = $time_ty:ty, time = $time:expr, stamp = $stamp:expr, part = $part:expr, json = $json:literal, coordinates = $coordinates:expr) => {
         pub(crate) async fn $name(pool: &$pool, group: &str, change: &Change) -> Result<(), ServingError> {
             let mut tx = pool.begin().await?;
             let now = Utc::now();
@@ -74,12 +84,12 @@ macro_rules! apply_fn {
             // 2. Clean rows, upserted by key.
             for chunk in change.pins.chunks(CHUNK) {
                 let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO pins (unique_id, ind, title, description, poster_name, follower_count, tag_list, \
+                    "INSERT INTO pins (ind, unique_id, title, description, poster_name, follower_count, tag_list, \
                      media_type, image_src, downloaded, save_location, category, received_at, log_partition, log_offset) ",
                 );
                 q.push_values(chunk, |mut b, (p, o)| {
-                    b.push_bind(p.unique_id.as_ref())
-                        .push_bind(p.ind)
+                    b.push_bind(p.ind)
+                        .push_bind(p.unique_id.as_ref())
                         .push_bind(p.title.as_deref())
                         .push_bind(p.description.as_deref())
                         .push_bind(p.poster_name.as_deref())
@@ -109,21 +119,20 @@ macro_rules! apply_fn {
             }
             for chunk in change.geos.chunks(CHUNK) {
                 let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO geos (ind, country, latitude, longitude, \"timestamp\", received_at, log_partition, log_offset) ",
+                    "INSERT INTO geos (ind, country, coordinates, \"timestamp\", received_at, log_partition, log_offset) ",
                 );
                 q.push_values(chunk, |mut b, (g, o)| {
                     b.push_bind(g.ind)
                         .push_bind(g.country.as_deref())
-                        .push_bind(g.coordinates.map(|c| c[0]))
-                        .push_bind(g.coordinates.map(|c| c[1]))
+                        .push_bind($coordinates(g.coordinates))
                         .push_bind(g.timestamp.map(|t| $stamp(t.as_datetime())))
                         .push_bind($time(o.received_at))
                         .push_bind($part(o.partition))
                         .push_bind(i64_of(o.offset));
                 });
                 q.push(
-                    " ON CONFLICT (ind) DO UPDATE SET country = excluded.country, latitude = excluded.latitude, \
-                     longitude = excluded.longitude, \"timestamp\" = excluded.\"timestamp\", \
+                    " ON CONFLICT (ind) DO UPDATE SET country = excluded.country, \
+                     coordinates = excluded.coordinates, \"timestamp\" = excluded.\"timestamp\", \
                      received_at = excluded.received_at, log_partition = excluded.log_partition, \
                      log_offset = excluded.log_offset WHERE ",
                 );
@@ -223,7 +232,10 @@ macro_rules! apply_fn {
                          distinct_pins = pin_windows.distinct_pins + excluded.distinct_pins, \
                          videos = pin_windows.videos + excluded.videos, \
                          images = pin_windows.images + excluded.images, \
-                         total_followers = pin_windows.total_followers + excluded.total_followers",
+                         total_followers = CASE \
+                             WHEN pin_windows.total_followers > 9223372036854775807 - excluded.total_followers \
+                             THEN 9223372036854775807 \
+                             ELSE pin_windows.total_followers + excluded.total_followers END",
                     );
                     q.build().execute(&mut *tx).await?;
                 }
@@ -243,8 +255,10 @@ apply_fn!(
     time = rfc3339,
     stamp = seconds,
     part = |p: u32| i64::from(p),
-    json = ""
+    json = "",
+    coordinates = coordinates_json
 );
 apply_fn!(postgres, PgPool, sqlx::Postgres, time_ty = DateTime<Utc>,
     time = |t: DateTime<Utc>| t, stamp = |t: DateTime<Utc>| t,
-    part = |p: u32| i32::try_from(p).unwrap_or(i32::MAX), json = "::jsonb");
+    part = |p: u32| i32::try_from(p).unwrap_or(i32::MAX), json = "::jsonb",
+    coordinates = coordinates_array);

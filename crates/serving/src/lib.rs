@@ -1,8 +1,10 @@
 //! The serving DB: clean, de-duplicated `pins`, `geos`, `users`, the real-time window aggregates,
 //! the dead letters and the speed layer's offsets, in SQLite (embedded default) or PostgreSQL.
 //!
-//! One schema, kept by versioned migrations (`migrations/<backend>/`, applied with sqlx's
-//! migrator). Every change of a micro-batch — rows, aggregates, dead letters and the offsets that
+//! One schema, kept by versioned migrations (`migrations/<backend>/`, the same list for both,
+//! applied with sqlx's migrator). `pins`, `geos` and `users` have data.md's clean columns first,
+//! in data.md's order, then where each row came from; read through [`query`], they are data.md's
+//! clean records on both backends. Every change of a micro-batch — rows, aggregates, dead letters and the offsets that
 //! produced them — is written in **one transaction**, and the offsets move by compare-and-set, so
 //! a replay after a crash, or a second writer that lost its partitions, changes nothing.
 
@@ -191,6 +193,17 @@ macro_rules! migrator {
                     "../migrations/",
                     $backend,
                     "/0003_schedule.sql"
+                ))),
+                false,
+            ),
+            Migration::new(
+                4,
+                "contract shape".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0004_contract_shape.sql"
                 ))),
                 false,
             ),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{log_cli, pinpipe, record_counts, text};
 
@@ -79,8 +79,15 @@ impl Drop for Stream {
     }
 }
 
-/// `pinpipe sql --format jsonl SQL` with `env`, parsed.
-pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Value> {
+/// `pinpipe sql --on ON --format FORMAT SQL` with `env`: its stdout.
+pub fn sql_text(
+    dir: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+    on: &str,
+    format: &str,
+    query: &str,
+) -> String {
     let data = data.to_str().unwrap();
     let out = pinpipe(
         dir,
@@ -89,9 +96,9 @@ pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Va
             data,
             "sql",
             "--on",
-            "serving",
+            on,
             "--format",
-            "jsonl",
+            format,
             query,
         ],
         env,
@@ -99,10 +106,15 @@ pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Va
     );
     assert!(
         out.status.success(),
-        "pinpipe sql {query:?} failed: {}",
+        "pinpipe sql --on {on} {query:?} failed: {}",
         text(&out.stderr)
     );
     text(&out.stdout)
+}
+
+/// `pinpipe sql --on serving --format jsonl SQL` with `env`, parsed.
+pub fn sql(dir: &Path, data: &Path, env: &[(&str, &str)], query: &str) -> Vec<Value> {
+    sql_text(dir, data, env, "serving", "jsonl", query)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -148,8 +160,8 @@ pub fn wait_caught_up(
     }
 }
 
-/// `pinpipe tail --topic T --format value | pinpipe clean --type K [--dedup]`, parsed.
-pub fn cleaned(dir: &Path, data: &Path, topic: &str, kind: &str, dedup: bool) -> Vec<Value> {
+/// `pinpipe tail --topic T --format value | pinpipe clean --type K [--dedup]`: its stdout.
+pub fn cleaned_text(dir: &Path, data: &Path, topic: &str, kind: &str, dedup: bool) -> String {
     let values = log_cli(dir, data, &["tail", "--topic", topic, "--format", "value"]);
     let mut args = vec!["clean", "--type", kind];
     if dedup {
@@ -158,6 +170,11 @@ pub fn cleaned(dir: &Path, data: &Path, topic: &str, kind: &str, dedup: bool) ->
     let out = pinpipe(dir, &args, &[], &text(&values.stdout));
     assert!(out.status.success(), "clean: {}", text(&out.stderr));
     text(&out.stdout)
+}
+
+/// `pinpipe tail --topic T --format value | pinpipe clean --type K [--dedup]`, parsed.
+pub fn cleaned(dir: &Path, data: &Path, topic: &str, kind: &str, dedup: bool) -> Vec<Value> {
+    cleaned_text(dir, data, topic, kind, dedup)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -168,57 +185,28 @@ pub fn set(rows: impl IntoIterator<Item = Value>) -> BTreeSet<String> {
     rows.into_iter().map(|r| r.to_string()).collect()
 }
 
-/// The serving DB's clean tables in `pinpipe clean`'s shape.
+/// data.md's clean columns of `pins`, `geos` and `users`, in data.md's order, as SQL.
+pub const CONTRACT_COLUMNS: [(&str, &str); 3] = [
+    (
+        "pins",
+        "ind, unique_id, title, description, poster_name, follower_count, tag_list, media_type, \
+         image_src, downloaded, save_location, category",
+    ),
+    ("geos", "ind, country, coordinates, \"timestamp\""),
+    ("users", "ind, user_name, age, date_joined"),
+];
+
+/// The serving DB's clean tables, data.md's columns read as they are (the serving DB presents
+/// the contract: `tag_list` and `coordinates` arrays, `downloaded` a boolean, RFC 3339 times).
 pub fn serving_tables(dir: &Path, data: &Path, env: &[(&str, &str)]) -> [BTreeSet<String>; 3] {
-    let pins = sql(
-        dir,
-        data,
-        env,
-        "SELECT ind, unique_id, title, description, poster_name, follower_count, tag_list, media_type, \
-         image_src, downloaded, save_location, category FROM pins",
-    )
-    .into_iter()
-    .map(|mut r| {
-        // SQLite keeps the tag list as JSON text and booleans as 0/1.
-        if let Value::String(tags) = &r["tag_list"] {
-            r["tag_list"] = serde_json::from_str(tags).unwrap();
-        }
-        if let Some(n) = r["downloaded"].as_i64() {
-            r["downloaded"] = json!(n != 0);
-        }
-        json!({
-            "ind": r["ind"], "unique_id": r["unique_id"], "title": r["title"],
-            "description": r["description"], "poster_name": r["poster_name"],
-            "follower_count": r["follower_count"], "tag_list": r["tag_list"],
-            "media_type": r["media_type"], "image_src": r["image_src"],
-            "downloaded": r["downloaded"], "save_location": r["save_location"],
-            "category": r["category"],
-        })
-    });
-    let geos = sql(
-        dir,
-        data,
-        env,
-        "SELECT ind, country, latitude, longitude, \"timestamp\" FROM geos",
-    )
-    .into_iter()
-    .map(|r| {
-        let coordinates = if r["latitude"].is_null() {
-            Value::Null
-        } else {
-            json!([r["latitude"], r["longitude"]])
-        };
-        json!({"ind": r["ind"], "country": r["country"], "coordinates": coordinates, "timestamp": r["timestamp"]})
-    });
-    let users = sql(
-        dir,
-        data,
-        env,
-        "SELECT ind, user_name, age, date_joined FROM users",
-    );
-    [set(pins), set(geos), set(users.into_iter().map(|r| {
-        json!({"ind": r["ind"], "user_name": r["user_name"], "age": r["age"], "date_joined": r["date_joined"]})
-    }))]
+    CONTRACT_COLUMNS.map(|(table, columns)| {
+        set(sql(
+            dir,
+            data,
+            env,
+            &format!("SELECT {columns} FROM {table}"),
+        ))
+    })
 }
 
 /// The window aggregates the log implies: every clean pin event by receive minute and category.
@@ -242,7 +230,8 @@ pub fn expected_windows(dir: &Path, data: &Path) -> BTreeMap<(String, String), [
         w[0] += 1;
         w[2] += i64::from(pin["media_type"] == "video");
         w[3] += i64::from(pin["media_type"] == "image");
-        w[4] += pin["follower_count"].as_i64().unwrap_or(0);
+        // Follower counts are never negative; the sum saturates at i64::MAX (contract note 31).
+        w[4] = w[4].saturating_add(pin["follower_count"].as_i64().unwrap_or(0));
         keys.entry((minute, category))
             .or_default()
             .insert(pin["unique_id"].as_str().unwrap().to_owned());
