@@ -5,6 +5,7 @@ mod config;
 mod emulate_command;
 mod lake_command;
 mod log_commands;
+mod reconcile_command;
 mod schedule_command;
 mod serve_command;
 mod sql_command;
@@ -106,6 +107,9 @@ enum Command {
     Batch(lake_command::BatchOptions),
     /// Print the daily analytics of a date (from the lake).
     Analytics(lake_command::AnalyticsOptions),
+    /// Compare the serving DB (speed layer) with the lake's curated tables (batch layer) for a
+    /// date, key by key and column by column. Exit code 0 when they agree, 5 when not.
+    Reconcile(reconcile_command::ReconcileOptions),
     /// Run the built-in scheduler: the daily DAG (wait for the lake writer, batch, publish to the
     /// serving DB, retention) on `[schedule] cron`, with retries, catch-up and run history.
     Schedule(schedule_command::ScheduleOptions),
@@ -228,6 +232,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analytics(options) => {
             runtime()?.block_on(lake_command::analytics(&config, &options))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile(options) => {
+            init_tracing();
+            runtime()?.block_on(reconcile_command::run(&config, &options))
         }
         Command::Schedule(options) => {
             init_tracing();

@@ -473,3 +473,82 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     eprintln!("--wait took {:?}", started.elapsed());
     drop(server);
 }
+
+/// The two layers check each other: after a normal day `pinpipe reconcile` finds the serving DB
+/// and the curated lake equal; a serving row edited behind pinpipe's back is named by key and
+/// column, with exit code 5.
+#[test]
+fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
+    use support::serving::{Stream, wait_caught_up};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_on(dir.path(), &data, &[]);
+    let mut stream = Stream::start(dir.path(), &data, &[]);
+    post(dir.path(), &server.url(""), 3_000, 23);
+    wait_caught_up(
+        dir.path(),
+        &data,
+        &[],
+        "pinpipe-stream",
+        Duration::from_secs(120),
+    );
+    assert!(stream.sigterm().success());
+    lake_once(dir.path(), &data, &[]);
+    let date = today();
+    batch(dir.path(), &data, &[], &date);
+    let data_arg = data.to_str().unwrap();
+    let reconcile = || {
+        pinpipe(
+            dir.path(),
+            &[
+                "--data-dir",
+                data_arg,
+                "reconcile",
+                "--date",
+                &date,
+                "--json",
+            ],
+            &[],
+            "",
+        )
+    };
+    let out = reconcile();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let users = sql(
+        dir.path(),
+        &data,
+        &[],
+        "SELECT ind, age FROM users ORDER BY ind LIMIT 1",
+    );
+    for table in report["tables"].as_array().unwrap() {
+        assert!(table["matched"].as_u64().unwrap() > 0, "{report}");
+        for field in ["mismatched", "only_in_serving", "only_in_lake"] {
+            assert_eq!(table[field], 0, "{report}");
+        }
+    }
+    // Behind pinpipe's back: one user's age changes in the serving DB.
+    let ind = users[0]["ind"].as_i64().unwrap();
+    let python = std::env::var("TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let edit = Command::new(python)
+        .args([
+            "-c",
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); \
+             db.execute('UPDATE users SET age = COALESCE(age, 0) + 1 WHERE ind = ?', (int(sys.argv[2]),)); \
+             db.commit()",
+            data.join("serving.db").to_str().unwrap(),
+            &ind.to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(edit.success());
+    let out = reconcile();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let users = &report["tables"][2];
+    assert_eq!(users["table"], "users");
+    assert_eq!(users["mismatched"], 1, "{report}");
+    assert_eq!(users["samples"][0]["key"], ind.to_string());
+    assert_eq!(users["samples"][0]["columns"], serde_json::json!(["age"]));
+    drop(server);
+}

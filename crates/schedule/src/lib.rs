@@ -13,6 +13,7 @@
 //! serving DB. [`airflow`] writes the same DAG for Apache Airflow.
 
 pub mod airflow;
+pub mod reconcile;
 
 use std::collections::BTreeSet;
 use std::future::Future;
