@@ -17,6 +17,7 @@ struct Parts {
     lake: pinpipe_lake::Lake,
     log: EventLog,
     db: pinpipe_serving::ServingDb,
+    serving_url: String,
 }
 
 async fn open(config: &Config) -> anyhow::Result<Parts> {
@@ -26,7 +27,13 @@ async fn open(config: &Config) -> anyhow::Result<Parts> {
         .await
         .with_context(|| format!("cannot open the event log ({})", config.log.url))?;
     let db = crate::stream_command::open_serving(config).await?;
-    Ok(Parts { lake, log, db })
+    let serving_url = pinpipe_serving::ServingDb::url(&config.serving, &config.data_dir);
+    Ok(Parts {
+        lake,
+        log,
+        db,
+        serving_url,
+    })
 }
 
 fn context<'a>(config: &'a Config, parts: &'a Parts) -> Context<'a> {
@@ -35,6 +42,7 @@ fn context<'a>(config: &'a Config, parts: &'a Parts) -> Context<'a> {
         batch: &config.batch,
         log: &parts.log,
         db: &parts.db,
+        serving_url: &parts.serving_url,
         config: &config.schedule,
     }
 }
@@ -310,8 +318,8 @@ pub async fn runs(config: &Config, options: &RunsOptions) -> anyhow::Result<()> 
 /// Options of `pinpipe task`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TaskOptions {
-    /// wait_watermark, publish or retention (the batch task is `pinpipe batch`).
-    #[arg(value_parser = ["wait_watermark", "publish", "retention"])]
+    /// wait_watermark, reconcile, publish or retention (the batch task is `pinpipe batch`).
+    #[arg(value_parser = ["wait_watermark", "reconcile", "publish", "retention"])]
     task: String,
     /// The day.
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -322,6 +330,28 @@ pub struct TaskOptions {
 pub async fn task(config: &Config, options: &TaskOptions) -> anyhow::Result<()> {
     let parts = open(config).await?;
     match options.task.as_str() {
+        "reconcile" => {
+            use pinpipe_schedule::ReconcileMode;
+            if config.schedule.reconcile == ReconcileMode::Off {
+                eprintln!("{}: reconcile is off ([schedule] reconcile)", options.date);
+                return Ok(());
+            }
+            let report = pinpipe_schedule::reconcile::reconcile(
+                &parts.serving_url,
+                &parts.lake,
+                &config.batch,
+                options.date,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            eprintln!("{}: {}", options.date, report.summary());
+            if !report.is_equal() && config.schedule.reconcile == ReconcileMode::Fail {
+                anyhow::bail!(
+                    "the serving DB and the lake differ for {} ([schedule] reconcile = \"fail\")",
+                    options.date
+                );
+            }
+        }
         "wait_watermark" => loop {
             if pinpipe_schedule::watermark_passed(&parts.lake, &parts.log, options.date)
                 .await

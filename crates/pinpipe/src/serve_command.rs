@@ -142,12 +142,14 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<()> {
             );
         }
         let (log, batch, schedule) = (log.clone(), config.batch.clone(), config.schedule.clone());
+        let serving_url = pinpipe_serving::ServingDb::url(&config.serving, &config.data_dir);
         Some(tokio::spawn(async move {
             let ctx = pinpipe_schedule::Context {
                 lake: &lake,
                 batch: &batch,
                 log: &log,
                 db: &db,
+                serving_url: &serving_url,
                 config: &schedule,
             };
             let result = pinpipe_schedule::run_scheduler(

@@ -59,7 +59,13 @@ fn the_exported_dag_passes_airflow_dags_test() {
         .unwrap();
     let log = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "airflow dags test failed:\n{log}");
-    for task in ["wait_watermark", "batch", "publish", "retention"] {
+    for task in [
+        "wait_watermark",
+        "batch",
+        "reconcile",
+        "publish",
+        "retention",
+    ] {
         assert!(log.contains(task), "{task} not in the log:\n{log}");
     }
     let served = sql(

@@ -98,6 +98,7 @@ fn a_task_failing_once_is_retried_and_both_attempts_are_recorded() {
         ("wait_watermark", 1, "success"),
         ("batch", 1, "failed"),
         ("batch", 2, "success"),
+        ("reconcile", 1, "success"),
         ("publish", 1, "success"),
         ("retention", 1, "success"),
     ]
@@ -105,6 +106,14 @@ fn a_task_failing_once_is_retried_and_both_attempts_are_recorded() {
     .map(|(t, a, s)| ((*t).to_owned(), *a, (*s).to_owned()))
     .collect();
     assert_eq!(tasks, expected);
+    // The reconcile task keeps what it found in the history (no speed layer ran here, so the
+    // lake's rows are only in the lake; `warn` by default lets the run go on).
+    let reconcile = &run["tasks"][3];
+    let detail = reconcile["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("pins: 0 matched") && detail.contains("only in lake"),
+        "{reconcile}"
+    );
     let failed = &run["tasks"][1];
     assert!(
         failed["error"].as_str().unwrap().contains("analytics"),

@@ -39,8 +39,8 @@ pub fn dag_file(config: &ScheduleConfig, target: &Target) -> String {
         r#""""pinpipe's daily batch for Apache Airflow 3, written by `pinpipe airflow-dag`.
 
 The same DAG as pinpipe's built-in scheduler (`pinpipe schedule`): a run fired on day D+1 computes
-day D (UTC) with four idempotent tasks, each a call of the pinpipe binary:
-wait_watermark >> batch >> publish >> retention.
+day D (UTC) with five idempotent tasks, each a call of the pinpipe binary:
+wait_watermark >> batch >> reconcile >> publish >> retention.
 Schedule, retries, retry delay, task timeout and catch-up come from pinpipe's [schedule] config.
 Set PINPIPE_BIN to use another pinpipe binary than the one that wrote this file.
 """
@@ -84,6 +84,10 @@ with DAG(
         task_id="batch",
         bash_command=pinpipe("batch", "--date", DAY, "--no-serving"),
     )
+    reconcile = BashOperator(
+        task_id="reconcile",
+        bash_command=pinpipe("task", "reconcile", "--date", DAY),
+    )
     publish = BashOperator(
         task_id="publish",
         bash_command=pinpipe("task", "publish", "--date", DAY),
@@ -92,7 +96,7 @@ with DAG(
         task_id="retention",
         bash_command=pinpipe("task", "retention", "--date", DAY),
     )
-    wait_watermark >> batch >> publish >> retention
+    wait_watermark >> batch >> reconcile >> publish >> retention
 "#,
         binary = py(&target.binary),
         args = args.join(", "),

@@ -50,6 +50,10 @@ pub struct ScheduleConfig {
     pub retention_days: u32,
     /// How often the watermark is checked while waiting (seconds).
     pub watermark_poll_secs: u64,
+    /// What the `reconcile` task does when the serving DB and the lake differ. `warn` by default:
+    /// the differences are logged and kept in the run history, and a speed layer that is down
+    /// does not stop the day's analytics from being published; `fail` makes them a gate.
+    pub reconcile: ReconcileMode,
 }
 
 impl Default for ScheduleConfig {
@@ -63,6 +67,7 @@ impl Default for ScheduleConfig {
             catchup_days: 7,
             retention_days: 0,
             watermark_poll_secs: 10,
+            reconcile: ReconcileMode::Warn,
         }
     }
 }
@@ -91,7 +96,25 @@ pub enum ScheduleError {
 }
 
 /// The tasks of the daily DAG, in order.
-pub const TASKS: [&str; 4] = ["wait_watermark", "batch", "publish", "retention"];
+pub const TASKS: [&str; 5] = [
+    "wait_watermark",
+    "batch",
+    "reconcile",
+    "publish",
+    "retention",
+];
+
+/// What the `reconcile` task does when the serving DB and the lake differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReconcileMode {
+    /// The task fails (and is retried, then fails the run).
+    Fail,
+    /// The task succeeds; the differences are logged and recorded.
+    Warn,
+    /// The task does nothing.
+    Off,
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +141,8 @@ pub struct Context<'a> {
     pub log: &'a EventLog,
     /// The serving DB (results, history, locks).
     pub db: &'a ServingDb,
+    /// Its URL (the reconcile task reads it read-only).
+    pub serving_url: &'a str,
     /// The scheduler's settings.
     pub config: &'a ScheduleConfig,
 }
@@ -202,16 +227,22 @@ pub async fn run_dag(
                 started_at: Utc::now(),
                 ended_at: None,
                 error: None,
+                detail: None,
             };
             ctx.db.start_task(&run_id, &record).await?;
             let timeout = Duration::from_secs(ctx.config.task_timeout_secs.max(1));
-            let result = tokio::select! {
+            let (result, detail) = tokio::select! {
                 r = tokio::time::timeout(timeout, run_task(ctx, task, date)) => match r {
                     Ok(r) => r,
-                    Err(_) => Err(format!("timed out after {timeout:?}")),
+                    Err(_) => (Err(format!("timed out after {timeout:?}")), None),
                 },
-                _ = stop.wait_for(|s| *s) => Err("stopped".to_owned()),
+                _ = stop.wait_for(|s| *s) => (Err("stopped".to_owned()), None),
             };
+            if let Some(detail) = &detail {
+                ctx.db
+                    .set_task_detail(&run_id, task, attempt, detail)
+                    .await?;
+            }
             match result {
                 Ok(()) => {
                     ctx.db
@@ -258,13 +289,20 @@ pub async fn run_dag(
     Ok(outcome)
 }
 
-async fn run_task(ctx: &Context<'_>, task: &str, date: NaiveDate) -> Result<(), String> {
-    match task {
+/// Runs one task: its outcome, and what it found for the run history (the reconcile task's
+/// report).
+async fn run_task(
+    ctx: &Context<'_>,
+    task: &str,
+    date: NaiveDate,
+) -> (Result<(), String>, Option<String>) {
+    let done = match task {
         "wait_watermark" => wait_watermark(ctx, date).await,
         "batch" => pinpipe_batch::job::run(ctx.lake, ctx.batch, date, None, &pinpipe_batch::Quiet)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
+        "reconcile" => return reconcile_task(ctx, date).await,
         "publish" => pinpipe_batch::job::publish(ctx.lake, ctx.batch, date, ctx.db)
             .await
             .map(|_| ())
@@ -274,6 +312,35 @@ async fn run_task(ctx: &Context<'_>, task: &str, date: NaiveDate) -> Result<(), 
             .map(|_| ())
             .map_err(|e| e.to_string()),
         other => Err(format!("unknown task {other}")),
+    };
+    (done, None)
+}
+
+/// The serving DB against the lake for `date` ([`reconcile::reconcile`]), as `[schedule]
+/// reconcile` says.
+async fn reconcile_task(
+    ctx: &Context<'_>,
+    date: NaiveDate,
+) -> (Result<(), String>, Option<String>) {
+    if ctx.config.reconcile == ReconcileMode::Off {
+        return (Ok(()), Some("off ([schedule] reconcile)".to_owned()));
+    }
+    let report = match reconcile::reconcile(ctx.serving_url, ctx.lake, ctx.batch, date).await {
+        Ok(report) => report,
+        Err(e) => return (Err(e), None),
+    };
+    let summary = report.summary();
+    if report.is_equal() {
+        tracing::info!(%date, "reconciled: {summary}");
+        (Ok(()), Some(summary))
+    } else if ctx.config.reconcile == ReconcileMode::Warn {
+        tracing::warn!(%date, "the serving DB and the lake differ: {summary}");
+        (Ok(()), Some(summary))
+    } else {
+        (
+            Err(format!("the serving DB and the lake differ: {summary}")),
+            Some(summary),
+        )
     }
 }
 

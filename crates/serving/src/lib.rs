@@ -207,6 +207,17 @@ macro_rules! migrator {
                 ))),
                 false,
             ),
+            Migration::new(
+                5,
+                "task detail".into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0005_task_detail.sql"
+                ))),
+                false,
+            ),
         ])
     };
 }

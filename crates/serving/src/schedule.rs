@@ -42,6 +42,8 @@ pub struct TaskRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it failed.
     pub error: Option<String>,
+    /// What it found (the reconcile task's counts and sample keys).
+    pub detail: Option<String>,
 }
 
 fn date_text(d: NaiveDate) -> String {
@@ -144,6 +146,16 @@ macro_rules! schedule_fns {
                 Ok(())
             }
 
+            pub(super) async fn set_task_detail(pool: &$pool, run_id: &str, task: &str, attempt: i64, detail: &str) -> Result<(), ServingError> {
+                let mut q = QueryBuilder::<$db>::new("UPDATE schedule_tasks SET detail = ");
+                q.push_bind(detail.to_owned())
+                    .push(" WHERE run_id = ").push_bind(run_id.to_owned())
+                    .push(" AND task = ").push_bind(task.to_owned())
+                    .push(" AND attempt = ").push_bind(attempt);
+                q.build().execute(pool).await?;
+                Ok(())
+            }
+
             pub(super) async fn runs(pool: &$pool, limit: i64) -> Result<Vec<RunRecord>, ServingError> {
                 let mut q = QueryBuilder::<$db>::new(
                     "SELECT run_id, dt, run_trigger, state, started_at, ended_at, error FROM schedule_runs \
@@ -165,7 +177,7 @@ macro_rules! schedule_fns {
                 }
                 for run in &mut runs {
                     let mut q = QueryBuilder::<$db>::new(
-                        "SELECT task, attempt, state, started_at, ended_at, error FROM schedule_tasks WHERE run_id = ");
+                        "SELECT task, attempt, state, started_at, ended_at, error, detail FROM schedule_tasks WHERE run_id = ");
                     q.push_bind(run.run_id.clone()).push(" ORDER BY started_at, attempt");
                     for row in q.build().fetch_all(pool).await? {
                         run.tasks.push(TaskRecord {
@@ -175,6 +187,7 @@ macro_rules! schedule_fns {
                             started_at: $get_time(&row, "started_at")?,
                             ended_at: if row.try_get_raw("ended_at").map(|v| sqlx::ValueRef::is_null(&v))? { None } else { Some($get_time(&row, "ended_at")?) },
                             error: row.try_get("error")?,
+                            detail: row.try_get("detail")?,
                         });
                     }
                 }
@@ -277,6 +290,17 @@ impl ServingDb {
         error: Option<&str>,
     ) -> Result<(), ServingError> {
         both!(self, end_task(run_id, task, attempt, state, error))
+    }
+
+    /// Records what a task attempt found.
+    pub async fn set_task_detail(
+        &self,
+        run_id: &str,
+        task: &str,
+        attempt: i64,
+        detail: &str,
+    ) -> Result<(), ServingError> {
+        both!(self, set_task_detail(run_id, task, attempt, detail))
     }
 
     /// The latest `limit` runs, newest first, with their task attempts.
