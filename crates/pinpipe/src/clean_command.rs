@@ -34,7 +34,7 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     };
     // A large read buffer: fewer system calls on multi-gigabyte inputs.
     let stdin = io::BufReader::with_capacity(1 << 20, io::stdin().lock());
-    let summary = clean(&options, stdin, io::stdout().lock(), io::stderr().lock())?;
+    let summary = clean_lines(&options, stdin, io::stdout().lock(), io::stderr().lock())?;
     Ok(summary.exit_code())
 }
 
@@ -73,7 +73,7 @@ impl Summary {
 }
 
 /// Cleans every line of `input` onto `output`, reporting unusable lines on `errors`.
-pub fn clean(
+pub fn clean_lines(
     options: &Options,
     mut input: impl BufRead,
     output: impl Write,
@@ -194,7 +194,7 @@ mod tests {
     fn clean(event_type: EventType, dedup: bool, input: &str) -> (String, String, Summary) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let options = Options { event_type, dedup };
-        let summary = clean(&options, input.as_bytes(), &mut out, &mut err).unwrap();
+        let summary = clean_lines(&options, input.as_bytes(), &mut out, &mut err).unwrap();
         (
             String::from_utf8(out).unwrap(),
             String::from_utf8(err).unwrap(),

@@ -111,10 +111,11 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     // Stopped in the reverse order, after the API has drained: the speed layer applies what is
     // left in hand, the scheduler stops before the lake writer its watermark waits for, and the
     // lake writer writes what it holds.
-    let mut stages = Vec::new();
-    stages.push(lake_writer(config, &log, lake));
-    stages.push(scheduler(config, dag));
-    stages.push(speed_layer(config, &log, stream_db));
+    let stages = vec![
+        lake_writer(config, &log, lake),
+        scheduler(config, dag),
+        speed_layer(config, &log, stream_db),
+    ];
     // On a signal the emulator stops first and finishes its requests, then the API drains: so
     // the emulator's last events are answered, not cut off.
     let emulator = emulator.map(|((emulate, loaded), plan)| {
