@@ -11,6 +11,33 @@ use anyhow::Context;
 use pinpipe_model::json_line::Escaping;
 use pinpipe_model::{EventType, LatestByKey, RecordKey};
 
+use crate::config::Config;
+use crate::parts;
+
+/// Options of `pinpipe clean`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The type of the events on stdin.
+    #[arg(long = "type", value_name = "TYPE", value_parser = parts::event_type_parser())]
+    event_type: EventType,
+
+    /// Keep one record per key, the one received last ("last received wins").
+    #[arg(long)]
+    dedup: bool,
+}
+
+/// Cleans standard input onto standard output, unusable lines reported on standard error.
+pub fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
+    let options = Options {
+        event_type: args.event_type,
+        dedup: args.dedup || config.clean.dedup,
+    };
+    // A large read buffer: fewer system calls on multi-gigabyte inputs.
+    let stdin = io::BufReader::with_capacity(1 << 20, io::stdin().lock());
+    let summary = clean_lines(&options, stdin, io::stdout().lock(), io::stderr().lock())?;
+    Ok(summary.exit_code())
+}
+
 /// What to clean and how.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -46,7 +73,7 @@ impl Summary {
 }
 
 /// Cleans every line of `input` onto `output`, reporting unusable lines on `errors`.
-pub fn run(
+pub fn clean_lines(
     options: &Options,
     mut input: impl BufRead,
     output: impl Write,
@@ -167,7 +194,7 @@ mod tests {
     fn clean(event_type: EventType, dedup: bool, input: &str) -> (String, String, Summary) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let options = Options { event_type, dedup };
-        let summary = run(&options, input.as_bytes(), &mut out, &mut err).unwrap();
+        let summary = clean_lines(&options, input.as_bytes(), &mut out, &mut err).unwrap();
         (
             String::from_utf8(out).unwrap(),
             String::from_utf8(err).unwrap(),

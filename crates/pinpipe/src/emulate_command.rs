@@ -7,14 +7,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pinpipe_emulate::{Burst, EmulateConfig, Mode, Order, Pacing, Plan, Progress};
+use pinpipe_emulate::{Burst, EmulateConfig, Mode, Order, Plan, Progress};
 use pinpipe_model::EventType;
 
 use crate::config::Config;
+use crate::parts;
+use crate::signal::shutdown_signal;
 
 /// Options of `pinpipe emulate`. Flags override `[emulate]` in the configuration.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EmulateOptions {
+pub struct Args {
     /// Base URL of the ingest API [default: http://localhost:8000, the original's].
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -35,7 +37,7 @@ pub struct EmulateOptions {
     seed: Option<u64>,
 
     /// Send one event type only.
-    #[arg(long, value_name = "TYPE", value_parser = crate::event_type_parser())]
+    #[arg(long, value_name = "TYPE", value_parser = parts::event_type_parser())]
     only: Option<EventType>,
 
     /// `single` (POST /pin/ …, one event each), `batch` (POST /pins … with arrays) or `rest`
@@ -101,7 +103,7 @@ pub struct EmulateOptions {
     export: Option<PathBuf>,
 }
 
-impl EmulateOptions {
+impl Args {
     /// The configuration with these flags applied.
     fn apply(&self, mut config: EmulateConfig) -> EmulateConfig {
         macro_rules! set {
@@ -131,39 +133,10 @@ impl EmulateOptions {
     }
 }
 
-/// The pacing of a configuration, with `--burst`.
-pub fn pacing(config: &EmulateConfig, burst: Option<Burst>) -> anyhow::Result<Pacing> {
-    match (config.rate, burst) {
-        (None, None) => Ok(Pacing::Original),
-        (None, Some(_)) => {
-            bail!("--burst needs a base rate: add --rate N (events per second outside bursts)")
-        }
-        (Some(rate), _) if !(rate.is_finite() && rate >= 0.0) => {
-            bail!(
-                "--rate {rate} is not a rate: give events per second, or 0 for as fast as possible"
-            )
-        }
-        (Some(0.0), None) => Ok(Pacing::Max),
-        (Some(0.0), Some(_)) => {
-            bail!("--burst needs a base rate above 0 (--rate 0 already sends as fast as possible)")
-        }
-        (Some(rate), burst) => Ok(Pacing::Rate {
-            per_second: rate,
-            burst,
-        }),
-    }
-}
-
-/// A seed from the OS's randomness (std's hasher keys), for runs without `--seed`.
-pub fn random_seed() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(std::process::id())
-}
-
 /// Runs `pinpipe emulate`.
-pub async fn run(config: &Config, options: &EmulateOptions) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
     let emulate = options.apply(config.emulate.clone());
-    let seed = options.seed.unwrap_or_else(random_seed);
+    let seed = options.seed.unwrap_or_else(parts::random_seed);
     if let Some(dir) = &options.export {
         let files = pinpipe_emulate::export(seed, emulate.rows, dir)
             .with_context(|| format!("cannot write the data set to {}", dir.display()))?;
@@ -173,7 +146,7 @@ pub async fn run(config: &Config, options: &EmulateOptions) -> anyhow::Result<Ex
         eprintln!("exported {} rows per table with seed {seed}", emulate.rows);
         return Ok(ExitCode::SUCCESS);
     }
-    let pacing = pacing(&emulate, options.burst)?;
+    let pacing = parts::pacing(&emulate, options.burst)?;
     let plan = Plan {
         pacing,
         count: options.count,
@@ -200,15 +173,9 @@ pub async fn run(config: &Config, options: &EmulateOptions) -> anyhow::Result<Ex
     } else {
         Progress::Bar
     };
-    let summary = pinpipe_emulate::run(
-        &emulate,
-        &loaded,
-        &plan,
-        progress,
-        crate::serve_command::shutdown_signal(),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    let summary = pinpipe_emulate::run(&emulate, &loaded, &plan, progress, shutdown_signal())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let mut stdout = std::io::stdout().lock();
     if options.json {
         serde_json::to_writer(&mut stdout, &summary)?;

@@ -13,7 +13,7 @@ pub const DIFFERENT: u8 = 5;
 
 /// Options of `pinpipe reconcile`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReconcileOptions {
+pub struct Args {
     /// The date whose batch the serving DB is compared with [default: yesterday, UTC].
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: Option<NaiveDate>,
@@ -23,11 +23,11 @@ pub struct ReconcileOptions {
 }
 
 /// Compares and prints the report; exit 0 when equal, [`DIFFERENT`] when not.
-pub async fn run(config: &Config, options: &ReconcileOptions) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
     let date = options
         .date
         .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
-    let lake = crate::lake_command::open_lake(config)?;
+    let lake = crate::parts::open_lake(config)?;
     let url = pinpipe_serving::ServingDb::url(&config.serving, &config.data_dir);
     let report = pinpipe_schedule::reconcile::reconcile(&url, &lake, &config.batch, date)
         .await

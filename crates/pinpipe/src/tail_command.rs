@@ -1,84 +1,15 @@
-//! `pinpipe topics` and `pinpipe tail`: look into the event log.
+//! `pinpipe tail`: records of a topic of the event log, from an offset.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use pinpipe_log::{EventLog, Record};
+use anyhow::bail;
+use pinpipe_log::Record;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
-
-async fn open(config: &Config) -> anyhow::Result<EventLog> {
-    EventLog::open(&config.log, &config.data_dir)
-        .await
-        .with_context(|| format!("cannot open the event log ({})", config.log.url))
-}
-
-/// `pinpipe topics`: topics, partitions and offsets as an aligned table or JSON.
-pub async fn topics(config: &Config, json: bool) -> anyhow::Result<()> {
-    let log = open(config).await?;
-    let topics = log.topics().await?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, &topics)?;
-        writeln!(out)?;
-        log.close().await?;
-        return Ok(());
-    }
-    let rows: Vec<[String; 5]> = topics
-        .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(|p| {
-                [
-                    t.name.clone(),
-                    p.partition.to_string(),
-                    p.start_offset.to_string(),
-                    p.end_offset.to_string(),
-                    (p.end_offset - p.start_offset).to_string(),
-                ]
-            })
-        })
-        .chain(topics.iter().map(|t| {
-            let end: u64 = t.partitions.iter().map(|p| p.end_offset).sum();
-            [
-                t.name.clone(),
-                "all".into(),
-                String::new(),
-                end.to_string(),
-                t.records().to_string(),
-            ]
-        }))
-        .collect();
-    let header = ["TOPIC", "PARTITION", "START", "END", "RECORDS"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let line = |row: &[String; 5]| {
-        format!(
-            "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4]
-        )
-    };
-    writeln!(out, "{}", line(&header))?;
-    for row in &rows {
-        writeln!(out, "{}", line(row))?;
-    }
-    log.close().await?;
-    Ok(())
-}
+use crate::parts;
 
 /// What `pinpipe tail` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,9 +20,9 @@ pub enum TailFormat {
     Value,
 }
 
-/// `pinpipe tail` options (its command-line arguments).
+/// Options of `pinpipe tail`.
 #[derive(Debug, clap::Args)]
-pub struct TailOptions {
+pub struct Args {
     /// Topic to read (pins, geos, users).
     #[arg(long)]
     pub topic: String,
@@ -114,8 +45,8 @@ pub struct TailOptions {
 
 /// `pinpipe tail`: records of a topic from an offset, partition by partition (or round-robin
 /// with `--follow`).
-pub async fn tail(config: &Config, options: &TailOptions) -> anyhow::Result<()> {
-    let log = open(config).await?;
+pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let log = parts::open_log(config).await?;
     let topics = log.topics().await?;
     let Some(topic) = topics.iter().find(|t| t.name == options.topic) else {
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
@@ -182,7 +113,7 @@ pub async fn tail(config: &Config, options: &TailOptions) -> anyhow::Result<()> 
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `json` on one line: white space between tokens removed, everything else byte for byte.
