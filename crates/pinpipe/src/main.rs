@@ -210,9 +210,13 @@ fn init_tracing() {
         tracing_subscriber::EnvFilter::new("info,buoyant_kernel=warn,deltalake_core=warn")
     });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A log line that cannot be written (stderr redirected to a full disk) is dropped: by default
+    // the subscriber reports it with eprintln!, which panics when stderr cannot be written, in
+    // whatever thread logged (a request's task, the event log's writer).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
 }

@@ -970,7 +970,10 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     let append_timeout_ms = 2_000;
     let env = [("PINPIPE_LOG__APPEND_TIMEOUT_MS", "2000")];
     let addr = free_addr();
-    let mut server = start_at(dir.path(), &data, addr, &["serve"], &env);
+    // The server's own log is on the full disk too, as a log file or journal often is: a log line
+    // that cannot be written must not take the event log down.
+    let work = disk.path.clone();
+    let mut server = start_at(&work, &data, addr, &["serve"], &env);
     assert_eq!(readyz(addr).status, 200);
     let mut next = 0;
     let mut acked = Vec::<String>::new();
@@ -1011,9 +1014,9 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     assert_eq!(refusal.status, 503);
     server.kill();
     std::fs::remove_file(&filler).unwrap();
-    let server = start_at(dir.path(), &data, addr, &["serve"], &env);
+    let server = start_at(&work, &data, addr, &["serve"], &env);
     assert_eq!(readyz(addr).status, 200);
-    let logged = logged_pin_ids(dir.path(), &data);
+    let logged = logged_pin_ids(&work, &data);
     let lost: Vec<_> = acked
         .iter()
         .filter(|k| !logged.contains(*k))
