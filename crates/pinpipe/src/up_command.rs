@@ -108,9 +108,9 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  stop with Ctrl-C");
 
-    // Stopped in the reverse order, after the API has drained: the speed layer applies what is
-    // left in hand, the scheduler stops before the lake writer its watermark waits for, and the
-    // lake writer writes what it holds.
+    // Stopped in the reverse order (the speed layer, the scheduler, the lake writer), after the
+    // API has drained: the speed layer applies what is left in hand, the lake writer writes what
+    // it holds.
     let stages = vec![
         lake_writer(config, &log, lake),
         scheduler(config, dag),
