@@ -91,6 +91,14 @@ pub async fn poll_retrying(
     }
 }
 
+/// Leaves the group ([`Consumer::close`]); a failure is only logged ("leaving the consumer group:
+/// …"), since the member is done either way and the others take over once the log notices.
+pub async fn leave(consumer: Consumer) {
+    if let Err(e) = consumer.close().await {
+        tracing::warn!("leaving the consumer group: {e}");
+    }
+}
+
 /// The partitions `consumer` owns now, as a set.
 pub fn owned(consumer: &Consumer) -> BTreeSet<PartitionKey> {
     consumer.assignment().into_iter().collect()
