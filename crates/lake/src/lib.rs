@@ -5,6 +5,7 @@
 //! Layout: see [`layout`], where every folder is named once.
 
 mod conditional;
+mod events;
 pub mod layout;
 pub mod raw;
 pub mod storage;

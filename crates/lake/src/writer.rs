@@ -13,15 +13,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use pinpipe_log::member::{self, Backoff, PartitionKey};
 use pinpipe_log::{CommitOffset, Consumer, EventLog, LogConfig, LogError, Record};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::LakeError;
+use crate::layout::KINDS;
 use crate::raw::{self, RawFile};
 use crate::storage::Lake;
-
-use crate::layout::KINDS;
+use crate::{LakeError, events};
 
 /// `[lake_writer]`: the lake writer's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +92,7 @@ pub async fn run(
     let topics = log_config.topic_names();
     let mut consumer = log.consumer(&config.group, &topics).await?;
     let targets = match until {
-        Until::CaughtUp => Some(log_ends(log).await?),
+        Until::CaughtUp => Some(member::log_ends(log).await?),
         Until::Stopped => None,
     };
     let mut writer = Writer {
@@ -106,24 +106,8 @@ pub async fn run(
         stats: WriterStats::default(),
     };
     let result = writer.run(log, &mut consumer, targets, &mut stop).await;
-    if let Err(e) = consumer.close().await {
-        tracing::warn!("leaving the consumer group: {e}");
-    }
+    member::leave(consumer).await;
     result.map(|()| writer.stats)
-}
-
-/// Each partition's end offset in the log now.
-async fn log_ends(log: &EventLog) -> Result<HashMap<(String, u32), u64>, LakeError> {
-    Ok(log
-        .topics()
-        .await?
-        .into_iter()
-        .flat_map(|t| {
-            t.partitions
-                .into_iter()
-                .map(move |p| ((t.name.clone(), p.partition), p.end_offset))
-        })
-        .collect())
 }
 
 struct Writer<'a> {
@@ -131,9 +115,9 @@ struct Writer<'a> {
     lake: &'a Lake,
     topics: [String; 3],
     /// Records not yet written, per owned partition, in offset order.
-    buffers: BTreeMap<(String, u32), Vec<Record>>,
+    buffers: BTreeMap<PartitionKey, Vec<Record>>,
     /// Per owned partition: the next offset the raw zone needs (`None`: it holds none yet).
-    next: HashMap<(String, u32), Option<u64>>,
+    next: HashMap<PartitionKey, Option<u64>>,
     buffered_bytes: u64,
     oldest: Option<Instant>,
     stats: WriterStats,
@@ -144,7 +128,7 @@ impl Writer<'_> {
         &mut self,
         log: &EventLog,
         consumer: &mut Consumer,
-        targets: Option<HashMap<(String, u32), u64>>,
+        targets: Option<HashMap<PartitionKey, u64>>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), LakeError> {
         let roll_after = Duration::from_secs(self.config.roll_secs.max(1));
@@ -159,27 +143,20 @@ impl Writer<'_> {
             {
                 break;
             }
-            let wait = match self.oldest {
+            let oldest = self.oldest;
+            let wait = || match oldest {
                 Some(oldest) => roll_after
                     .saturating_sub(oldest.elapsed())
                     .clamp(Duration::from_millis(1), Duration::from_millis(200)),
                 None => Duration::from_millis(200),
             };
-            let polled = tokio::select! {
-                polled = consumer.poll(self.config.poll_events.max(1), wait) => polled,
-                _ = stop.wait_for(|s| *s) => break,
+            let polled =
+                member::poll_retrying(consumer, self.config.poll_events, wait, stop).await?;
+            let Some(mut records) = polled else {
+                break;
             };
-            let mut records = match polled {
-                Ok(records) => records,
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!("reading the event log: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
-            if owned.len() != self.next.len() || owned.iter().any(|p| !self.next.contains_key(p)) {
+            let owned = member::owned(consumer);
+            if member::assignment_changed(&owned, &self.next) {
                 let sought = self.resync(consumer, &owned).await?;
                 records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
@@ -200,7 +177,7 @@ impl Writer<'_> {
 
     /// True when every partition is read up to `targets` (what is buffered is written on the
     /// way out).
-    fn caught_up(&self, targets: &HashMap<(String, u32), u64>) -> bool {
+    fn caught_up(&self, targets: &HashMap<PartitionKey, u64>) -> bool {
         targets.iter().all(|(partition, end)| {
             *end == 0
                 || self
@@ -216,8 +193,8 @@ impl Writer<'_> {
     async fn resync(
         &mut self,
         consumer: &mut Consumer,
-        owned: &BTreeSet<(String, u32)>,
-    ) -> Result<BTreeSet<(String, u32)>, LakeError> {
+        owned: &BTreeSet<PartitionKey>,
+    ) -> Result<BTreeSet<PartitionKey>, LakeError> {
         self.buffers.retain(|p, _| owned.contains(p));
         self.next.retain(|p, _| owned.contains(p));
         self.buffered_bytes = self
@@ -226,7 +203,7 @@ impl Writer<'_> {
             .flatten()
             .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
             .sum();
-        let mut ends: HashMap<(String, u32), u64> = HashMap::new();
+        let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
         for (topic, kind) in self.topics.iter().zip(KINDS) {
             if !owned.iter().any(|(t, _)| t == topic) {
                 continue;
@@ -251,11 +228,11 @@ impl Writer<'_> {
             }
             self.next.insert(partition.clone(), next);
         }
-        tracing::debug!(
-            partitions = owned.len(),
-            sought = sought.len(),
-            "lake writer positions"
-        );
+        events::Positions {
+            partitions: owned.len(),
+            sought: sought.len(),
+        }
+        .emit();
         Ok(sought)
     }
 
@@ -302,21 +279,22 @@ impl Writer<'_> {
                 };
                 let bytes = raw::encode(run)?;
                 let size = bytes.len() as u64;
-                let mut backoff = Duration::from_millis(100);
+                let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
                 loop {
                     match self.lake.put_durable(&file.path(), bytes.clone()).await {
                         Ok(()) => break,
                         Err(e) => {
                             // The records stay in hand (not committed), so nothing is lost
                             // while the lake is down; a stop here leaves them to the next run.
-                            tracing::warn!("{e}; retrying in {backoff:?}");
-                            self.stats.retries += 1;
-                            tokio::select! {
-                                () = tokio::time::sleep(backoff) => {}
-                                _ = stop.wait_for(|s| *s) => return Err(e),
+                            events::WriteRetry {
+                                error: &e,
+                                pause: backoff.pause(),
                             }
-                            backoff = (backoff * 2)
-                                .min(Duration::from_millis(self.config.max_retry_backoff_ms));
+                            .emit();
+                            self.stats.retries += 1;
+                            if !backoff.wait(stop).await {
+                                return Err(e);
+                            }
                         }
                     }
                 }
@@ -340,7 +318,7 @@ impl Writer<'_> {
             // The raw zone is the truth; the group's offsets only follow it (for lag and tools).
             match consumer.commit(&commits).await {
                 Ok(()) | Err(LogError::NotAssigned { .. }) => {}
-                Err(e) => tracing::warn!("committing the lake writer's offsets: {e}"),
+                Err(error) => events::CommitFailed { error: &error }.emit(),
             }
         }
         Ok(())
@@ -354,26 +332,17 @@ impl Writer<'_> {
             .map(|(_, kind)| kind)
     }
 
+    /// Logs progress and the lag (records behind the log's end) of the owned partitions.
     async fn report(&self, log: &EventLog) {
-        let lag = match log_ends(log).await {
-            Ok(ends) => ends
-                .iter()
-                .filter_map(|(p, end)| {
-                    self.next
-                        .get(p)
-                        .map(|next| end.saturating_sub(next.unwrap_or(0)))
-                })
-                .sum::<u64>(),
-            Err(_) => return,
+        let Ok(ends) = member::log_ends(log).await else {
+            return;
         };
-        tracing::info!(
-            target: "pinpipe::lake",
-            records = self.stats.records,
-            files = self.stats.files,
-            buffered_bytes = self.buffered_bytes,
-            lag,
-            "lake writer"
-        );
+        events::Progress {
+            stats: &self.stats,
+            buffered_bytes: self.buffered_bytes,
+            lag: member::lag(&ends, &self.next),
+        }
+        .emit();
     }
 }
 

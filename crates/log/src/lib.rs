@@ -17,6 +17,7 @@
 pub mod config;
 pub mod kafka;
 pub mod local;
+pub mod member;
 mod partition;
 
 use std::path::Path;

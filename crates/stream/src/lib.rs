@@ -8,10 +8,13 @@
 //! given partitions, so a crash at any point replays exactly what was not committed. Offsets move
 //! by compare-and-set, so a member that lost its partitions in a rebalance cannot write them.
 
+mod events;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use pinpipe_log::member::{self, Backoff, PartitionKey};
 use pinpipe_log::{CommitOffset, Consumer, EventLog, LogConfig, LogError, Record};
 use pinpipe_model::{CleanRecord, EventType};
 use pinpipe_serving::{
@@ -92,9 +95,7 @@ pub async fn run(
         stats: StreamStats::default(),
     };
     let result = member.run(log, &mut consumer, &mut stop).await;
-    if let Err(e) = consumer.close().await {
-        tracing::warn!("leaving the consumer group: {e}");
-    }
+    member::leave(consumer).await;
     result.map(|()| member.stats)
 }
 
@@ -103,7 +104,7 @@ struct Member<'a> {
     topics: [String; 3],
     db: &'a ServingDb,
     /// Per owned partition: the next offset the serving DB holds (`None`: it holds none yet).
-    positions: HashMap<(String, u32), Option<u64>>,
+    positions: HashMap<PartitionKey, Option<u64>>,
     stats: StreamStats,
 }
 
@@ -118,24 +119,18 @@ impl Member<'_> {
         let report_every = Duration::from_secs(self.config.report_interval_secs.max(1));
         let mut last_report = Instant::now();
         while !*stop.borrow() {
-            let records = tokio::select! {
-                polled = consumer.poll(self.config.max_batch_events.max(1), wait) => polled,
-                _ = stop.wait_for(|s| *s) => break,
+            let polled =
+                member::poll_retrying(consumer, self.config.max_batch_events, || wait, stop)
+                    .await?;
+            let Some(mut records) = polled else {
+                break;
             };
-            let mut records = match records {
-                Ok(records) => records,
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!("reading the event log: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            tracing::trace!(records = records.len(), "polled");
-            let owned: BTreeSet<(String, u32)> = consumer.assignment().into_iter().collect();
-            if owned.len() != self.positions.len()
-                || owned.iter().any(|p| !self.positions.contains_key(p))
-            {
+            events::Polled {
+                records: records.len(),
+            }
+            .emit();
+            let owned = member::owned(consumer);
+            if member::assignment_changed(&owned, &self.positions) {
                 // Partitions came or went: start each owned one where the serving DB says. Records
                 // polled from a partition that had to be moved are read again after the seek.
                 let sought = self.resync(consumer, &owned, false, stop).await?;
@@ -160,13 +155,17 @@ impl Member<'_> {
                             next_offset: m.to,
                         })
                         .collect();
-                    if let Err(e) = consumer.commit(&commits).await {
-                        tracing::debug!("committing to the log's group offsets: {e}");
+                    if let Err(error) = consumer.commit(&commits).await {
+                        events::LogCommitFailed { error: &error }.emit();
                     }
                 }
                 Ok(None) => break, // stopped while the DB was down
                 Err(ServingError::Fenced { topic, partition }) => {
-                    tracing::info!(%topic, partition, "offsets moved: another member writes this partition; re-reading");
+                    events::Fenced {
+                        topic: &topic,
+                        partition,
+                    }
+                    .emit();
                     // Everything after the DB's positions is read again.
                     self.resync(consumer, &owned, true, stop).await?;
                 }
@@ -186,17 +185,17 @@ impl Member<'_> {
     async fn resync(
         &mut self,
         consumer: &mut Consumer,
-        owned: &BTreeSet<(String, u32)>,
+        owned: &BTreeSet<PartitionKey>,
         always: bool,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<BTreeSet<(String, u32)>, StreamError> {
+    ) -> Result<BTreeSet<PartitionKey>, StreamError> {
         self.stats.resyncs += 1;
         let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
         let stored = loop {
             match self.db.offsets(&self.config.group).await {
                 Ok(stored) => break stored,
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!("reading offsets from the serving DB: {e}; retrying");
+                    events::OffsetsReadRetry { error: &e }.emit();
                     if !backoff.wait(stop).await {
                         return Ok(BTreeSet::new());
                     }
@@ -219,11 +218,11 @@ impl Member<'_> {
             }
             self.positions.insert((topic.clone(), *partition), next);
         }
-        tracing::debug!(
-            partitions = owned.len(),
-            sought = sought.len(),
-            "stream positions from the serving DB"
-        );
+        events::Positions {
+            partitions: owned.len(),
+            sought: sought.len(),
+        }
+        .emit();
         Ok(sought)
     }
 
@@ -244,7 +243,7 @@ impl Member<'_> {
                 Ok(()) => break,
                 Err(e) if e.is_retryable() => {
                     self.stats.retries += 1;
-                    tracing::warn!("writing to the serving DB: {e}; retrying, offsets unchanged");
+                    events::ApplyRetry { error: &e }.emit();
                     if !backoff.wait(stop).await {
                         return Ok(None);
                     }
@@ -270,7 +269,7 @@ impl Member<'_> {
         let mut geos: HashMap<i64, (pinpipe_model::CleanGeo<'static>, Origin)> = HashMap::new();
         let mut users: HashMap<i64, (pinpipe_model::CleanUser<'static>, Origin)> = HashMap::new();
         let mut change = Change::default();
-        let mut ends: HashMap<(String, u32), u64> = HashMap::new();
+        let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
         for record in records {
             let partition_key = (record.topic.clone(), record.partition);
             let Some(position) = self.positions.get(&partition_key) else {
@@ -345,30 +344,14 @@ impl Member<'_> {
 
     /// Logs progress and the lag (records behind the log's end) of the owned partitions.
     async fn report(&self, log: &EventLog) {
-        let lag = match log.topics().await {
-            Ok(topics) => topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions
-                        .iter()
-                        .map(move |p| ((t.name.clone(), p.partition), p.end_offset))
-                })
-                .filter_map(|(key, end)| {
-                    self.positions
-                        .get(&key)
-                        .map(|next| end.saturating_sub(next.unwrap_or(0)))
-                })
-                .sum::<u64>(),
-            Err(_) => return,
+        let Ok(ends) = member::log_ends(log).await else {
+            return;
         };
-        tracing::info!(
-            target: "pinpipe::stream",
-            records = self.stats.records,
-            dead_letters = self.stats.dead_letters,
-            batches = self.stats.batches,
-            lag,
-            "speed layer"
-        );
+        events::Progress {
+            stats: &self.stats,
+            lag: member::lag(&ends, &self.positions),
+        }
+        .emit();
     }
 }
 
@@ -398,29 +381,4 @@ fn dead(record: &Record, origin: Origin, reason: String) -> DeadLetter {
 
 fn received_at(timestamp_ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default()
-}
-
-/// Exponential backoff from 100 ms up to a limit, interrupted by `stop`.
-struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(max_ms: u64) -> Backoff {
-        Backoff {
-            next: Duration::from_millis(100),
-            max: Duration::from_millis(max_ms.max(100)),
-        }
-    }
-
-    /// Waits; false when `stop` turned true first.
-    async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
-        let pause = self.next;
-        self.next = (self.next * 2).min(self.max);
-        tokio::select! {
-            () = tokio::time::sleep(pause) => true,
-            _ = stop.wait_for(|s| *s) => false,
-        }
-    }
 }
