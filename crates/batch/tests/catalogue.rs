@@ -51,7 +51,9 @@ fn the_udf_struct_fields_are_the_catalogue() {
 async fn the_udfs_return_the_catalogue_columns_after_error() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(&LakeConfig::default(), dir.path()).unwrap();
-    let session = LakeSession::new(&lake, &BatchConfig::default()).await.unwrap();
+    let session = LakeSession::new(&lake, &BatchConfig::default())
+        .await
+        .unwrap();
     for kind in EventType::ALL {
         let name = udf::udf_name(kind);
         let sql = format!("SELECT {name}('{}') AS c", raw(kind).replace('\'', "''"));
@@ -76,7 +78,11 @@ async fn the_udfs_return_the_catalogue_columns_after_error() {
             &[],
         );
         let record = column.as_struct();
-        assert!(record.column(0).is_null(0), "{name}: {:?}", record.column(0));
+        assert!(
+            record.column(0).is_null(0),
+            "{name}: {:?}",
+            record.column(0)
+        );
         assert!(!record.column(1).is_null(0), "{name}: no ind");
     }
 }

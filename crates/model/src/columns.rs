@@ -189,7 +189,12 @@ mod tests {
             added.starts_with("here: pins has column `colour`, which is not in the catalogue"),
             "{added}"
         );
-        let lacking = check("there", EventType::Geo, &["ind", "country", "timestamp"], &[]);
+        let lacking = check(
+            "there",
+            EventType::Geo,
+            &["ind", "country", "timestamp"],
+            &[],
+        );
         assert!(
             lacking
                 .unwrap_err()

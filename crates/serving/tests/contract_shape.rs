@@ -380,13 +380,11 @@ async fn sqlite_schema_is_the_catalogue() {
     assert_schema_is_the_catalogue("sqlite", |table| {
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, String>(
-                "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-            )
-            .bind(table)
-            .fetch_all(&pool)
-            .await
-            .unwrap()
+            sqlx::query_scalar::<_, String>("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
         }
     })
     .await;
