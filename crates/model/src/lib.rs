@@ -6,6 +6,7 @@
 //! * [`clean`]: the cleaning rules of `data.md`, one small function per column, used by both the
 //!   speed layer and the batch layer so the two can never disagree.
 //! * [`dedup`]: "last received wins" de-duplication.
+//! * [`columns`]: the catalogue of clean columns (data.md's, in its order), defined once.
 //!
 //! Nothing here does I/O, and nothing here panics on any input.
 //!
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod clean;
+pub mod columns;
 pub mod dedup;
 pub mod follower_count;
 pub mod json_line;
@@ -74,6 +76,16 @@ impl EventType {
         match self {
             EventType::Pin => "unique_id",
             EventType::Geo | EventType::User => "ind",
+        }
+    }
+
+    /// The clean columns of this type, in data.md's order: the catalogue
+    /// ([`columns::PIN_COLUMNS`], [`columns::GEO_COLUMNS`], [`columns::USER_COLUMNS`]).
+    pub const fn clean_columns(self) -> &'static [&'static str] {
+        match self {
+            EventType::Pin => columns::PIN_COLUMNS,
+            EventType::Geo => columns::GEO_COLUMNS,
+            EventType::User => columns::USER_COLUMNS,
         }
     }
 

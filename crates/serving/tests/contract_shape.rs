@@ -4,11 +4,13 @@
 //! the same records; extra columns follow. On SQLite, and on PostgreSQL when `TEST_POSTGRES_URL`
 //! names a server (scripts/test starts one). Also: a serving DB made before migration 0004 is
 //! migrated to that shape with its rows, and the migrations of both backends are the same list.
+//! The migrated schemas of `pins`, `geos` and `users` are the model's catalogue of clean columns
+//! (pinpipe_model::columns) followed by `EXTRAS`, and that catalogue is data.md's list below.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pinpipe_model::{CleanRecord, EventType};
+use pinpipe_model::{CleanRecord, EventType, columns};
 use pinpipe_serving::query::{Rows, query};
 use pinpipe_serving::{Change, OffsetMove, Origin, ServingConfig, ServingDb, ServingError};
 use serde_json::Value;
@@ -330,6 +332,133 @@ async fn postgres_window_followers_saturate() {
     database.drop().await;
 }
 
+/// The model's catalogue of clean columns is data.md's (as written out above).
+#[test]
+fn the_catalogue_is_data_md() {
+    for (kind, data_md) in [
+        (EventType::Pin, PIN_COLUMNS),
+        (EventType::Geo, GEO_COLUMNS),
+        (EventType::User, USER_COLUMNS),
+    ] {
+        assert_eq!(
+            kind.clean_columns(),
+            data_md,
+            "pinpipe_model::columns of {kind:?} differs from data.md's clean columns"
+        );
+    }
+}
+
+/// Asserts that the serving DB's table of each type has the catalogue's columns, then `EXTRAS`;
+/// `columns_of` reads a table's columns in their order from the database's own catalogue.
+async fn assert_schema_is_the_catalogue<F, Fut>(backend: &str, columns_of: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    for kind in EventType::ALL {
+        let table = kind.plural();
+        let actual = columns_of(table).await;
+        if let Err(message) = columns::check(
+            &format!("the serving DB's migrated schema (migrations/{backend}/, table `{table}`)"),
+            kind,
+            &actual,
+            EXTRAS,
+        ) {
+            panic!("{message}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_schema_is_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServingConfig::default();
+    let db = ServingDb::open(&config, dir.path()).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&ServingDb::url(&config, dir.path()))
+        .await
+        .unwrap();
+    assert_schema_is_the_catalogue("sqlite", |table| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_applies_every_file("sqlite", &applied);
+    pool.close().await;
+    db.close().await;
+}
+
+#[tokio::test]
+async fn postgres_schema_is_the_catalogue() {
+    let Some(database) = Postgres::new("serving_catalogue").await else {
+        return;
+    };
+    let config = ServingConfig {
+        url: database.url.clone(),
+    };
+    let db = ServingDb::open(&config, Path::new(".")).await.unwrap();
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    assert_schema_is_the_catalogue("postgres", |table| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    })
+    .await;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_applies_every_file("postgres", &applied);
+    pool.close().await;
+    db.close().await;
+    database.drop().await;
+}
+
+/// Asserts that opening a fresh serving DB applied one migration per file of
+/// `migrations/<backend>/` (lib.rs's `migrator!` lists every file), numbered 1, 2, ….
+fn assert_applies_every_file(backend: &str, applied: &[i64]) {
+    let files = migration_files(backend);
+    let expected: Vec<i64> = (1..=files.len() as i64).collect();
+    assert_eq!(
+        applied, expected,
+        "a fresh {backend} serving DB applied migrations {applied:?}, but migrations/{backend}/ \
+         has {files:?}: lib.rs's migrator! must list every file"
+    );
+}
+
+/// The migration files of a backend, sorted.
+fn migration_files(backend: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The migrations before 0004 (the shape older serving DBs have), as lib.rs lists them.
 fn old_migrator(backend: &str) -> Migrator {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -519,16 +648,8 @@ async fn postgres_rows_from_before_0004_are_migrated() {
 #[test]
 fn both_backends_have_the_same_migrations_all_listed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = |backend: &str| {
-        let mut names: Vec<String> = std::fs::read_dir(root.join("migrations").join(backend))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    };
-    let sqlite = files("sqlite");
-    assert_eq!(sqlite, files("postgres"));
+    let sqlite = migration_files("sqlite");
+    assert_eq!(sqlite, migration_files("postgres"));
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
     for (i, name) in sqlite.iter().enumerate() {
         assert!(
