@@ -576,28 +576,12 @@ fn ndjson_client(
     (acked, retries)
 }
 
-/// Keys of the serving DB's tables: pins' `unique_id`, geos' and users' `ind`.
-fn serving_keys(dir: &Path, data: &Path) -> BTreeMap<&'static str, Vec<String>> {
+/// Keys of the three tables as `query` (the serving DB's or the lake's SQL) reads them: pins'
+/// `unique_id`, geos' and users' `ind`.
+fn keys_of(query: impl Fn(&str) -> Vec<Value>) -> BTreeMap<&'static str, Vec<String>> {
     let mut keys = BTreeMap::new();
     for (table, key) in [("pins", "unique_id"), ("geos", "ind"), ("users", "ind")] {
-        let rows = sql(dir, data, &[], &format!("SELECT {key} AS k FROM {table}"));
-        keys.insert(
-            table,
-            rows.iter()
-                .map(|r| match &r["k"] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        );
-    }
-    keys
-}
-
-fn lake_keys(dir: &Path, data: &Path) -> BTreeMap<&'static str, Vec<String>> {
-    let mut keys = BTreeMap::new();
-    for (table, key) in [("pins", "unique_id"), ("geos", "ind"), ("users", "ind")] {
-        let rows = lake_sql(dir, data, &[], &format!("SELECT {key} AS k FROM {table}"));
+        let rows = query(&format!("SELECT {key} AS k FROM {table}"));
         keys.insert(
             table,
             rows.iter()
@@ -798,8 +782,8 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
             .extend(keys.iter().cloned());
     }
     let in_log = record_counts(dir.path(), &data);
-    let serving = serving_keys(dir.path(), &data);
-    let lake = lake_keys(dir.path(), &data);
+    let serving = keys_of(|q| sql(dir.path(), &data, &[], q));
+    let lake = keys_of(|q| lake_sql(dir.path(), &data, &[], q));
     for topic in ["pins", "geos", "users"] {
         let want = &expected[topic];
         for (name, keys) in [

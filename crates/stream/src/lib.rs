@@ -233,7 +233,7 @@ impl Member<'_> {
         records: &[Record],
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Option<Vec<OffsetMove>>, ServingError> {
-        let change = self.change(records);
+        let change = change(&self.topics, &self.positions, records);
         if change.offsets.is_empty() {
             return Ok(Some(Vec::new()));
         }
@@ -261,87 +261,6 @@ impl Member<'_> {
         Ok(Some(change.offsets))
     }
 
-    /// The change a batch of records makes: the latest record per key, every pin event for the
-    /// windows, dead letters, and the offsets. Records before a partition's position (already
-    /// applied) are skipped.
-    fn change(&self, records: &[Record]) -> Change {
-        let mut pins: HashMap<String, (pinpipe_model::CleanPin<'static>, Origin)> = HashMap::new();
-        let mut geos: HashMap<i64, (pinpipe_model::CleanGeo<'static>, Origin)> = HashMap::new();
-        let mut users: HashMap<i64, (pinpipe_model::CleanUser<'static>, Origin)> = HashMap::new();
-        let mut change = Change::default();
-        let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
-        for record in records {
-            let partition_key = (record.topic.clone(), record.partition);
-            let Some(position) = self.positions.get(&partition_key) else {
-                continue; // not ours (any more)
-            };
-            if record.offset < position.unwrap_or(0) {
-                continue; // applied before
-            }
-            change.records += 1;
-            let end = ends.entry(partition_key).or_insert(0);
-            *end = (*end).max(record.offset + 1);
-            let origin = Origin {
-                partition: record.partition,
-                offset: record.offset,
-                received_at: received_at(record.timestamp_ms),
-            };
-            let Some(kind) = self.kind_of(&record.topic) else {
-                continue;
-            };
-            let Some(value) = record.value.as_deref() else {
-                change
-                    .dead
-                    .push(dead(record, origin, "empty record (no value)".to_owned()));
-                continue;
-            };
-            match kind.clean_json(value).map(CleanRecord::into_owned) {
-                Err(reason) => change.dead.push(dead(record, origin, reason.to_string())),
-                Ok(CleanRecord::Pin(pin)) => {
-                    change.windows.push(WindowEvent {
-                        window_start: pinpipe_serving::window_start(origin.received_at),
-                        category: pin.category.as_deref().unwrap_or_default().to_owned(),
-                        unique_id: pin.unique_id.to_string(),
-                        video: pin.media_type == Some(pinpipe_model::clean::MediaType::Video),
-                        image: pin.media_type == Some(pinpipe_model::clean::MediaType::Image),
-                        followers: pin.follower_count.unwrap_or(0),
-                    });
-                    keep_latest(&mut pins, pin.unique_id.to_string(), pin, origin);
-                }
-                Ok(CleanRecord::Geo(geo)) => keep_latest(&mut geos, geo.ind, geo, origin),
-                Ok(CleanRecord::User(user)) => keep_latest(&mut users, user.ind, user, origin),
-            }
-        }
-        change.pins = pins.into_values().collect();
-        change.geos = geos.into_values().collect();
-        change.users = users.into_values().collect();
-        change.offsets = ends
-            .into_iter()
-            .map(|((topic, partition), to)| {
-                let from = self
-                    .positions
-                    .get(&(topic.clone(), partition))
-                    .copied()
-                    .flatten();
-                OffsetMove {
-                    topic,
-                    partition,
-                    from,
-                    to,
-                }
-            })
-            .collect();
-        change
-    }
-
-    fn kind_of(&self, topic: &str) -> Option<EventType> {
-        EventType::ALL
-            .into_iter()
-            .zip(&self.topics)
-            .find(|(_, name)| *name == topic)
-            .map(|(kind, _)| kind)
-    }
-
     /// Logs progress and the lag (records behind the log's end) of the owned partitions.
     async fn report(&self, log: &EventLog) {
         let Ok(ends) = member::log_ends(log).await else {
@@ -353,6 +272,90 @@ impl Member<'_> {
         }
         .emit();
     }
+}
+
+/// The change a batch of records makes: the latest record per key, every pin event for the
+/// windows, dead letters, and the offsets. Records before a partition's position (already
+/// applied) are skipped.
+fn change(
+    topics: &[String; 3],
+    positions: &HashMap<PartitionKey, Option<u64>>,
+    records: &[Record],
+) -> Change {
+    let mut pins: HashMap<String, (pinpipe_model::CleanPin<'static>, Origin)> = HashMap::new();
+    let mut geos: HashMap<i64, (pinpipe_model::CleanGeo<'static>, Origin)> = HashMap::new();
+    let mut users: HashMap<i64, (pinpipe_model::CleanUser<'static>, Origin)> = HashMap::new();
+    let mut change = Change::default();
+    let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
+    for record in records {
+        let partition_key = (record.topic.clone(), record.partition);
+        let Some(position) = positions.get(&partition_key) else {
+            continue; // not ours (any more)
+        };
+        if record.offset < position.unwrap_or(0) {
+            continue; // applied before
+        }
+        change.records += 1;
+        let end = ends.entry(partition_key).or_insert(0);
+        *end = (*end).max(record.offset + 1);
+        let origin = Origin {
+            partition: record.partition,
+            offset: record.offset,
+            received_at: received_at(record.timestamp_ms),
+        };
+        let Some(kind) = kind_of(topics, &record.topic) else {
+            continue;
+        };
+        let Some(value) = record.value.as_deref() else {
+            change
+                .dead
+                .push(dead(record, origin, "empty record (no value)".to_owned()));
+            continue;
+        };
+        match kind.clean_json(value).map(CleanRecord::into_owned) {
+            Err(reason) => change.dead.push(dead(record, origin, reason.to_string())),
+            Ok(CleanRecord::Pin(pin)) => {
+                change.windows.push(WindowEvent {
+                    window_start: pinpipe_serving::window_start(origin.received_at),
+                    category: pin.category.as_deref().unwrap_or_default().to_owned(),
+                    unique_id: pin.unique_id.to_string(),
+                    video: pin.media_type == Some(pinpipe_model::clean::MediaType::Video),
+                    image: pin.media_type == Some(pinpipe_model::clean::MediaType::Image),
+                    followers: pin.follower_count.unwrap_or(0),
+                });
+                keep_latest(&mut pins, pin.unique_id.to_string(), pin, origin);
+            }
+            Ok(CleanRecord::Geo(geo)) => keep_latest(&mut geos, geo.ind, geo, origin),
+            Ok(CleanRecord::User(user)) => keep_latest(&mut users, user.ind, user, origin),
+        }
+    }
+    change.pins = pins.into_values().collect();
+    change.geos = geos.into_values().collect();
+    change.users = users.into_values().collect();
+    change.offsets = ends
+        .into_iter()
+        .map(|((topic, partition), to)| {
+            let from = positions
+                .get(&(topic.clone(), partition))
+                .copied()
+                .flatten();
+            OffsetMove {
+                topic,
+                partition,
+                from,
+                to,
+            }
+        })
+        .collect();
+    change
+}
+
+fn kind_of(topics: &[String; 3], topic: &str) -> Option<EventType> {
+    EventType::ALL
+        .into_iter()
+        .zip(topics)
+        .find(|(_, name)| *name == topic)
+        .map(|(kind, _)| kind)
 }
 
 /// Keeps the record received last per key.
@@ -381,4 +384,136 @@ fn dead(record: &Record, origin: Origin, reason: String) -> DeadLetter {
 
 fn received_at(timestamp_ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics() -> [String; 3] {
+        ["pins".into(), "geos".into(), "users".into()]
+    }
+
+    fn record(topic: &str, partition: u32, offset: u64, ms: i64, value: Option<&str>) -> Record {
+        Record {
+            topic: topic.into(),
+            partition,
+            offset,
+            key: None,
+            value: value.map(|v| v.as_bytes().to_vec()),
+            timestamp_ms: ms,
+            headers: Vec::new(),
+        }
+    }
+
+    fn pin(id: &str, title: &str) -> String {
+        format!(r#"{{"index": 1, "unique_id": "{id}", "title": "{title}", "category": "travel"}}"#)
+    }
+
+    /// How one micro-batch is built from the records polled, case by case.
+    #[test]
+    fn a_micro_batch_keeps_the_last_record_per_key_and_accounts_for_every_record() {
+        let owned: HashMap<PartitionKey, Option<u64>> = [
+            (("pins".to_owned(), 0), None),
+            (("pins".to_owned(), 1), Some(10)),
+            (("geos".to_owned(), 0), Some(5)),
+        ]
+        .into();
+        let (a1, a2, b) = (pin("a", "first"), pin("a", "second"), pin("b", "other p"));
+        let records = [
+            // the same key twice in one partition: the higher offset wins
+            record("pins", 0, 0, 1_000, Some(&a1)),
+            record("pins", 0, 1, 900, Some(&a2)),
+            // before the partition's position: applied already, skipped and not counted
+            record("pins", 1, 9, 1_000, Some(&b)),
+            // a partition this member does not own: skipped
+            record("pins", 2, 0, 1_000, Some(&b)),
+            // counted, and in the windows
+            record("pins", 1, 10, 1_000, Some(&b)),
+            // unusable and empty records are dead letters, and still move the offset
+            record("geos", 0, 5, 1_000, Some("not json")),
+            record("geos", 0, 6, 1_000, None),
+            record(
+                "geos",
+                0,
+                7,
+                1_000,
+                Some(r#"{"ind": 3, "country": "Peru"}"#),
+            ),
+        ];
+        let change = change(&topics(), &owned, &records);
+        assert_eq!(change.records, 6, "records counted");
+        let mut pins: Vec<(String, Option<String>)> = change
+            .pins
+            .iter()
+            .map(|(p, _)| {
+                (
+                    p.unique_id.to_string(),
+                    p.title.as_deref().map(str::to_owned),
+                )
+            })
+            .collect();
+        pins.sort();
+        assert_eq!(
+            pins,
+            vec![
+                ("a".to_owned(), Some("second".to_owned())),
+                ("b".to_owned(), Some("other p".to_owned()))
+            ]
+        );
+        assert_eq!(
+            change.windows.len(),
+            3,
+            "every pin event counts in its window"
+        );
+        assert_eq!(change.geos.len(), 1);
+        assert_eq!(change.dead.len(), 2);
+        assert!(
+            change
+                .dead
+                .iter()
+                .any(|d| d.reason.contains("empty record"))
+        );
+        let mut offsets: Vec<(String, u32, Option<u64>, u64)> = change
+            .offsets
+            .iter()
+            .map(|o| (o.topic.clone(), o.partition, o.from, o.to))
+            .collect();
+        offsets.sort();
+        assert_eq!(
+            offsets,
+            vec![
+                ("geos".to_owned(), 0, Some(5), 8),
+                ("pins".to_owned(), 0, None, 2),
+                ("pins".to_owned(), 1, Some(10), 11),
+            ]
+        );
+    }
+
+    /// A key seen in two partitions (a repartitioned topic): the record received later wins,
+    /// and a dead letter never replaces a good row.
+    #[test]
+    fn across_partitions_the_later_receive_time_wins_and_dead_letters_replace_nothing() {
+        let owned: HashMap<PartitionKey, Option<u64>> = [
+            (("pins".to_owned(), 0), None),
+            (("pins".to_owned(), 1), None),
+        ]
+        .into();
+        let (early, late) = (pin("k", "early"), pin("k", "late"));
+        for records in [
+            vec![
+                record("pins", 1, 50, 2_000, Some(&late)),
+                record("pins", 0, 900, 1_000, Some(&early)),
+            ],
+            vec![
+                record("pins", 0, 900, 1_000, Some(&early)),
+                record("pins", 1, 50, 2_000, Some(&late)),
+                record("pins", 0, 901, 3_000, Some(r#"{"index": 1}"#)),
+            ],
+        ] {
+            let change = change(&topics(), &owned, &records);
+            assert_eq!(change.pins.len(), 1);
+            assert_eq!(change.pins[0].0.title.as_deref(), Some("late"));
+        }
+    }
 }
