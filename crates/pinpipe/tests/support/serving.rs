@@ -130,15 +130,23 @@ pub fn wait_caught_up(
 ) {
     let total: u64 = record_counts(dir, data).values().sum();
     let deadline = Instant::now() + timeout;
+    let query = format!(
+        "SELECT COALESCE(SUM(next_offset), 0) AS n FROM stream_offsets WHERE consumer_group = '{group}'"
+    );
+    let mut all = vec!["--data-dir", data.to_str().unwrap()];
+    all.extend(["sql", "--on", "serving", "--format", "jsonl", &query]);
     loop {
-        let done = sql(
-            dir,
-            data,
-            env,
-            &format!(
-                "SELECT COALESCE(SUM(next_offset), 0) AS n FROM stream_offsets WHERE consumer_group = '{group}'"
-            ),
-        );
+        // Until the speed layer has created and migrated the serving DB, the query fails:
+        // nothing is applied yet.
+        let out = pinpipe(dir, &all, env, "");
+        let done: Vec<Value> = if out.status.success() {
+            text(&out.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let applied = done
             .first()
             .and_then(|r| {
