@@ -31,12 +31,7 @@ fn batch_equals_clean_dedup_and_the_reference_and_reruns_identically() {
     lake_once(dir.path(), &data, &[]);
     let date = today();
     let summary = batch(dir.path(), &data, &[], &date);
-    let raw: u64 = summary["raw_records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let raw = total(&summary["raw_records"]);
     assert_eq!(raw, 30_000, "{summary}");
     assert_eq!(summary["dead_letters"], serde_json::json!([0, 0, 0]));
     // The join the analytics share went through the lake's work area, which the run emptied.
@@ -458,12 +453,7 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     let _ = writer.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let raw: u64 = summary["raw_records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let raw = total(&summary["raw_records"]);
     assert_eq!(raw, 600, "{summary}");
     assert!(
         !text(&out.stderr).contains("warning:"),
@@ -551,4 +541,14 @@ fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
     assert_eq!(users["samples"][0]["key"], ind.to_string());
     assert_eq!(users["samples"][0]["columns"], serde_json::json!(["age"]));
     drop(server);
+}
+
+/// The sum of a summary's per-type counts (`[pins, geos, users]`).
+fn total(counts: &Value) -> u64 {
+    counts
+        .as_array()
+        .unwrap_or_else(|| panic!("per-type counts, got {counts}"))
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
 }
