@@ -100,19 +100,14 @@ pub async fn analytics_dates(lake: &Lake) -> Result<Vec<NaiveDate>, BatchError> 
     Ok(dates)
 }
 
-/// The query that cleans and de-duplicates one type's raw records received up to `date`: the
-/// record at the highest log position wins per key (`offset` within the key's partition, which
-/// is fixed by the key), and unusable records are left out.
+/// The query that cleans and de-duplicates one type's raw records received up to `date`, with
+/// unusable records left out. Per key it keeps the record the one recency rule picks
+/// ([`pinpipe_model::recency::latest`], tested equal in this module): first the last record of
+/// each partition the key is in (highest offset), then, of those, the latest receive time, a
+/// tie going to the higher partition.
 pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
-    let raw = match kind {
-        EventType::Pin => "raw_pins",
-        EventType::Geo => "raw_geos",
-        EventType::User => "raw_users",
-    };
-    let key = match kind {
-        EventType::Pin => "unique_id",
-        EventType::Geo | EventType::User => "ind",
-    };
+    let raw = format!("raw_{}", kind.plural());
+    let key = kind.key_field();
     let columns: Vec<String> = clean_fields(kind)
         .iter()
         .map(|f| format!("get_field(c, '{0}') AS \"{0}\"", f.name()))
@@ -120,10 +115,15 @@ pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
     format!(
         "SELECT {columns}, received_at, dt FROM (\
            SELECT c, received_at, dt, row_number() OVER (\
-             PARTITION BY get_field(c, '{key}') ORDER BY \"offset\" DESC, \"partition\" DESC) AS rn \
-           FROM (SELECT {udf}(value) AS c, \"partition\", \"offset\", received_at, dt \
-                 FROM {raw} WHERE dt <= '{date}') cleaned \
-           WHERE get_field(c, 'error') IS NULL\
+             PARTITION BY k ORDER BY received_at DESC, \"partition\" DESC) AS rn \
+           FROM (\
+             SELECT c, k, \"partition\", received_at, dt, row_number() OVER (\
+               PARTITION BY k, \"partition\" ORDER BY \"offset\" DESC) AS in_partition \
+             FROM (SELECT c, get_field(c, '{key}') AS k, \"partition\", \"offset\", received_at, dt \
+                   FROM (SELECT {udf}(value) AS c, \"partition\", \"offset\", received_at, dt \
+                         FROM {raw} WHERE dt <= '{date}') cleaned \
+                   WHERE get_field(c, 'error') IS NULL) usable\
+           ) last_in_partition WHERE in_partition = 1\
          ) ranked WHERE rn = 1",
         columns = columns.join(", "),
         udf = udf_name(kind),

@@ -1,25 +1,31 @@
-//! "Last received wins" de-duplication.
+//! "Last received wins" de-duplication, by the one recency rule ([`crate::recency`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
-/// Keeps, per key, the whole record with the highest log position seen.
+use crate::recency::LogPosition;
+
+/// Keeps, per key, the whole record received last ([`LogPosition::is_later_than`]).
 ///
-/// Records may be offered in any order; fields are never merged across records. The speed layer
-/// uses it within a batch, the batch layer over a day, and `pinpipe clean --dedup` over its input.
+/// Fields are never merged across records. Offered in log order (each partition in its order),
+/// it keeps [`crate::recency::latest`]'s winner (see that module for the one case where the
+/// pairwise and the set forms can differ). The speed layer uses it within a micro-batch, and
+/// `pinpipe clean --dedup` over its input ([`LogPosition::in_stream`]: one stream of lines).
 ///
 /// ```
 /// use pinpipe_model::LatestByKey;
+/// use pinpipe_model::recency::LogPosition;
 /// let mut latest = LatestByKey::new();
-/// latest.offer(5, "a", "fifth");
-/// latest.offer(2, "a", "second");
-/// latest.offer(3, "b", "third");
-/// assert_eq!(latest.into_winners(), vec![(3, "third"), (5, "fifth")]);
+/// latest.offer(LogPosition::in_stream(5), "a", "fifth");
+/// latest.offer(LogPosition::in_stream(2), "a", "second");
+/// latest.offer(LogPosition::in_stream(3), "b", "third");
+/// let winners: Vec<_> = latest.into_winners().into_iter().map(|(p, r)| (p.offset, r)).collect();
+/// assert_eq!(winners, vec![(3, "third"), (5, "fifth")]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct LatestByKey<K, R> {
-    winners: HashMap<K, (u64, R)>,
+    winners: HashMap<K, (LogPosition, R)>,
 }
 
 impl<K: Hash + Eq, R> Default for LatestByKey<K, R> {
@@ -36,12 +42,13 @@ impl<K: Hash + Eq, R> LatestByKey<K, R> {
         }
     }
 
-    /// Offers the record received at `position` under `key`; it wins if no record of the same key
-    /// was received later. At equal positions the later offer wins.
-    pub fn offer(&mut self, position: u64, key: K, record: R) {
+    /// Offers the record received at `position` under `key`; it wins unless the held record of
+    /// the same key was received later. The same position offered again replaces the held one.
+    pub fn offer(&mut self, position: LogPosition, key: K, record: R) {
         match self.winners.entry(key) {
             Entry::Occupied(mut slot) => {
-                if position >= slot.get().0 {
+                let held = &slot.get().0;
+                if position == *held || position.is_later_than(held) {
                     slot.insert((position, record));
                 }
             }
@@ -51,10 +58,20 @@ impl<K: Hash + Eq, R> LatestByKey<K, R> {
         }
     }
 
-    /// The winning records with their positions, in position order.
-    pub fn into_winners(self) -> Vec<(u64, R)> {
-        let mut winners: Vec<(u64, R)> = self.winners.into_values().collect();
-        winners.sort_unstable_by_key(|(position, _)| *position);
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.winners.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.winners.is_empty()
+    }
+
+    /// The winning records with their positions, by receive time, partition and offset.
+    pub fn into_winners(self) -> Vec<(LogPosition, R)> {
+        let mut winners: Vec<(LogPosition, R)> = self.winners.into_values().collect();
+        winners.sort_unstable_by_key(|(p, _)| (p.received_at, p.partition, p.offset));
         winners
     }
 }
@@ -73,7 +90,7 @@ mod tests {
             let mut latest = LatestByKey::new();
             for (position, (key, value)) in records.iter().enumerate().rev() {
                 // Offered in reverse order: position, not arrival, must decide.
-                latest.offer(position as u64, *key, *value);
+                latest.offer(LogPosition::in_stream(position as u64), *key, *value);
             }
             let mut expected: Vec<(u64, u32)> = Vec::new();
             for (position, (key, value)) in records.iter().enumerate() {
@@ -82,7 +99,8 @@ mod tests {
                     expected.push((position as u64, *value));
                 }
             }
-            prop_assert_eq!(latest.into_winners(), expected);
+            let winners: Vec<(u64, u32)> = latest.into_winners().into_iter().map(|(p, v)| (p.offset, v)).collect();
+            prop_assert_eq!(winners, expected);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! * [`lenient`]: a zero-copy, never-failing view of a raw record for cleaning, whatever its types.
 //! * [`clean`]: the cleaning rules of `data.md`, one small function per column, used by both the
 //!   speed layer and the batch layer so the two can never disagree.
-//! * [`dedup`]: "last received wins" de-duplication.
+//! * [`recency`]: "last received wins", the one recency rule; [`dedup`] applies it per key.
 //! * [`columns`]: the catalogue of clean columns (data.md's, in its order), defined once.
 //!
 //! Nothing here does I/O, and nothing here panics on any input.
@@ -25,6 +25,7 @@ pub mod follower_count;
 pub mod json_line;
 pub mod lenient;
 pub mod raw;
+pub mod recency;
 pub mod text;
 pub mod timestamp;
 pub mod validate;
@@ -34,6 +35,7 @@ use std::str::FromStr;
 
 pub use clean::{CleanGeo, CleanPin, CleanRecord, CleanUser, RecordKey, Unusable};
 pub use dedup::LatestByKey;
+pub use recency::LogPosition;
 pub use timestamp::Timestamp;
 
 /// The three kinds of event pinpipe carries.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pinpipe_model::json_line::Escaping;
-use pinpipe_model::{EventType, LatestByKey, RecordKey};
+use pinpipe_model::{EventType, LatestByKey, LogPosition, RecordKey};
 
 use crate::config::Config;
 use crate::parts;
@@ -108,7 +108,12 @@ pub fn clean_lines(
         record.write_json(&mut json_line, Escaping::for_raw(text));
         if options.dedup {
             // An exact-size copy: the held records are most of `--dedup`'s memory.
-            latest.offer(summary.lines, record.key(), json_line.clone());
+            // The one recency rule, over one stream: the later line wins.
+            latest.offer(
+                LogPosition::in_stream(summary.lines),
+                record.key(),
+                json_line.clone(),
+            );
         } else {
             json_line.push(b'\n');
             summary.written += 1;

@@ -74,28 +74,9 @@ impl ServingError {
     }
 }
 
-/// Where a row came from in the log, and when it was received.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Origin {
-    /// Log partition.
-    pub partition: u32,
-    /// Log offset.
-    pub offset: u64,
-    /// Receive time (the log record's timestamp).
-    pub received_at: DateTime<Utc>,
-}
-
-impl Origin {
-    /// Whether a record from `self` was received after one from `other` of the same key: by
-    /// offset within a partition (where pinpipe puts every key), else by receive time.
-    pub fn is_later_than(&self, other: &Origin) -> bool {
-        if self.partition == other.partition {
-            self.offset > other.offset
-        } else {
-            (self.received_at, self.partition) > (other.received_at, other.partition)
-        }
-    }
-}
+/// Where a row came from in the log, and when it was received; the one recency rule
+/// ([`pinpipe_model::recency`]) decides which row of a key is kept.
+pub use pinpipe_model::LogPosition as Origin;
 
 /// A dead letter: a record that could not be used, kept with why.
 #[derive(Debug, Clone, PartialEq)]

@@ -254,6 +254,7 @@ async fn sqlite_presents_the_contract() {
     db.apply("g", &change(None, 0)).await.unwrap();
     assert_presents_the_contract(&url).await;
     assert_exactly_once(&db, &url).await;
+    assert_upsert_is_the_recency_rule(&db, &url).await;
     db.close().await;
 }
 
@@ -269,8 +270,79 @@ async fn postgres_presents_the_contract() {
     db.apply("g", &change(None, 0)).await.unwrap();
     assert_presents_the_contract(&database.url).await;
     assert_exactly_once(&db, &database.url).await;
+    assert_upsert_is_the_recency_rule(&db, &database.url).await;
     db.close().await;
     database.drop().await;
+}
+
+/// The upsert's SQL twin of the recency rule (`apply.rs`, `LATER`) is the model's pairwise rule
+/// (`pinpipe_model::recency`): for every pair of positions (same or other partition, lower,
+/// equal or higher offset, earlier, equal or later receive time), a row held at the first is
+/// replaced by a record at the second exactly when the model says the second is later.
+async fn assert_upsert_is_the_recency_rule(db: &ServingDb, url: &str) {
+    let mut positions = Vec::new();
+    for partition in [0, 1] {
+        for offset in [5, 6] {
+            for second in [10, 11] {
+                positions.push(Origin {
+                    partition,
+                    offset,
+                    received_at: received(second),
+                });
+            }
+        }
+    }
+    let pairs: Vec<(Origin, Origin)> = positions
+        .iter()
+        .flat_map(|held| positions.iter().map(move |incoming| (*held, *incoming)))
+        .collect();
+    let geo = |ind: usize, country: &str| match clean(
+        EventType::Geo,
+        &format!(r#"{{"ind": {}, "country": "{country}"}}"#, 1000 + ind),
+    ) {
+        CleanRecord::Geo(geo) => geo,
+        _ => unreachable!(),
+    };
+    for (step, country) in ["held", "incoming"].into_iter().enumerate() {
+        let mut change = Change::default();
+        for (i, (held, incoming)) in pairs.iter().enumerate() {
+            let origin = if step == 0 { *held } else { *incoming };
+            change.geos.push((geo(i, country), origin));
+        }
+        change.offsets.push(OffsetMove {
+            topic: "recency".into(),
+            partition: 0,
+            from: (step > 0).then_some(step as u64),
+            to: step as u64 + 1,
+        });
+        db.apply("recency", &change).await.unwrap();
+    }
+    let rows = query(
+        url,
+        "SELECT ind, country FROM geos WHERE ind >= 1000 ORDER BY ind",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.rows.len(), pairs.len());
+    let mut replaced = 0;
+    for (row, (held, incoming)) in rows.rows.iter().zip(&pairs) {
+        let expected = if incoming.is_later_than(held) {
+            replaced += 1;
+            "incoming"
+        } else {
+            "held"
+        };
+        assert_eq!(
+            row[1],
+            Value::from(expected),
+            "held at {held:?}, then {incoming:?} (row {row:?})"
+        );
+    }
+    assert!(
+        replaced > 0 && replaced < pairs.len(),
+        "{replaced} of {}",
+        pairs.len()
+    );
 }
 
 /// A window's `total_followers` saturates at i64::MAX across batches, as within one (follower

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use pinpipe_log::member::{self, Backoff, PartitionKey};
 use pinpipe_log::{CommitOffset, Consumer, EventLog, LogConfig, LogError, Record};
-use pinpipe_model::{CleanRecord, EventType};
+use pinpipe_model::{CleanRecord, EventType, LatestByKey};
 use pinpipe_serving::{
     Change, DeadLetter, OffsetMove, Origin, ServingDb, ServingError, WindowEvent,
 };
@@ -282,9 +282,9 @@ fn change(
     positions: &HashMap<PartitionKey, Option<u64>>,
     records: &[Record],
 ) -> Change {
-    let mut pins: HashMap<String, (pinpipe_model::CleanPin<'static>, Origin)> = HashMap::new();
-    let mut geos: HashMap<i64, (pinpipe_model::CleanGeo<'static>, Origin)> = HashMap::new();
-    let mut users: HashMap<i64, (pinpipe_model::CleanUser<'static>, Origin)> = HashMap::new();
+    let mut pins: LatestByKey<String, pinpipe_model::CleanPin<'static>> = LatestByKey::new();
+    let mut geos: LatestByKey<i64, pinpipe_model::CleanGeo<'static>> = LatestByKey::new();
+    let mut users: LatestByKey<i64, pinpipe_model::CleanUser<'static>> = LatestByKey::new();
     let mut change = Change::default();
     let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
     for record in records {
@@ -323,15 +323,15 @@ fn change(
                     image: pin.media_type == Some(pinpipe_model::clean::MediaType::Image),
                     followers: pin.follower_count.unwrap_or(0),
                 });
-                keep_latest(&mut pins, pin.unique_id.to_string(), pin, origin);
+                pins.offer(origin, pin.unique_id.to_string(), pin);
             }
-            Ok(CleanRecord::Geo(geo)) => keep_latest(&mut geos, geo.ind, geo, origin),
-            Ok(CleanRecord::User(user)) => keep_latest(&mut users, user.ind, user, origin),
+            Ok(CleanRecord::Geo(geo)) => geos.offer(origin, geo.ind, geo),
+            Ok(CleanRecord::User(user)) => users.offer(origin, user.ind, user),
         }
     }
-    change.pins = pins.into_values().collect();
-    change.geos = geos.into_values().collect();
-    change.users = users.into_values().collect();
+    change.pins = winners(pins);
+    change.geos = winners(geos);
+    change.users = winners(users);
     change.offsets = ends
         .into_iter()
         .map(|((topic, partition), to)| {
@@ -358,19 +358,13 @@ fn kind_of(topics: &[String; 3], topic: &str) -> Option<EventType> {
         .map(|(kind, _)| kind)
 }
 
-/// Keeps the record received last per key.
-fn keep_latest<K: std::hash::Hash + Eq, R>(
-    map: &mut HashMap<K, (R, Origin)>,
-    key: K,
-    record: R,
-    origin: Origin,
-) {
-    match map.get(&key) {
-        Some((_, held)) if !origin.is_later_than(held) => {}
-        _ => {
-            map.insert(key, (record, origin));
-        }
-    }
+/// The records received last per key (the one recency rule), each with where it came from.
+fn winners<K: std::hash::Hash + Eq, R>(latest: LatestByKey<K, R>) -> Vec<(R, Origin)> {
+    latest
+        .into_winners()
+        .into_iter()
+        .map(|(origin, record)| (record, origin))
+        .collect()
 }
 
 fn dead(record: &Record, origin: Origin, reason: String) -> DeadLetter {
