@@ -640,9 +640,9 @@ pub(crate) async fn runs(
 const VALUE_COLUMNS: [&str; 5] = [
     "category_count",
     "follower_count",
-    "median_follower_count",
     "number_users_joined",
     "pins",
+    "median_follower_count",
 ];
 
 /// Columns that are measures, not part of a row's label.
