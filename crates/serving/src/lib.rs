@@ -10,6 +10,7 @@
 
 mod analytics;
 mod apply;
+pub mod dashboard;
 pub mod query;
 pub mod schedule;
 
