@@ -38,7 +38,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);
@@ -97,12 +97,12 @@ pub fn page(id: &str, title: &str, body: &str, initial: &serde_json::Value) -> S
         };
         let _ = write!(out, "<a href=\"{path}\"{current}>{name}</a>");
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "</nav><span id=\"live\" class=\"live\" title=\"updates once a second\">server-rendered</span></header>\
          <main><h1>{title}</h1>{body}</main>\
          <script type=\"application/json\" id=\"initial\">{initial}</script>\
-         <script src=\"{uplot_js}\"></script><script src=\"{own_js}\"></script></body></html>\n",
+         <script src=\"{uplot_js}\"></script><script src=\"{own_js}\"></script></body></html>",
         title = esc(title),
         initial = json_script(initial),
         uplot_js = assets::UPLOT_JS_PATH,
