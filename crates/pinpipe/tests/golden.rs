@@ -2,9 +2,9 @@
 //! `X.expected.jsonl`, report exactly the lines in `X.unusable.txt`, and exit with code 3
 //! when any line is unusable (0 otherwise).
 
-use std::path::{Path, PathBuf};
+mod support;
 
-use crate::support;
+use std::path::{Path, PathBuf};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")

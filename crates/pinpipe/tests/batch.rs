@@ -4,18 +4,20 @@
 //! compared with `pinpipe clean --dedup` of the same log and with the independent Python
 //! reference of the analytics (bench/reference_analytics.py), and re-run after SIGKILLs.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::lake::{
+use serde_json::Value;
+use support::lake::{
     analytics, assert_analytics_equal, assert_curated_equals_clean_dedup, batch, curated,
     lake_once, lake_sql, post, read_expected, reference_analytics, repo, run_ok, today,
 };
-use crate::support::serving::sql;
-use crate::support::{Pinpipe, pinpipe, record_counts, text};
-use serde_json::Value;
+use support::serving::sql;
+use support::{Server, pinpipe, record_counts, text};
 
 /// The whole batch path on a seeded emulator load: the curated tables equal
 /// `clean --dedup`, the analytics equal the reference's and are in the serving DB too, a re-run
@@ -24,9 +26,7 @@ use serde_json::Value;
 fn batch_equals_clean_dedup_and_the_reference_and_reruns_identically() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
+    let server = Server::start_on(dir.path(), &data, &[]);
     post(dir.path(), &server.url(""), 30_000, 5);
     lake_once(dir.path(), &data, &[]);
     let date = today();
@@ -205,9 +205,7 @@ fn golden_analytics() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let golden = repo().join("tests/golden/batch");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
+    let server = Server::start_on(dir.path(), &data, &[]);
     let out = pinpipe(
         dir.path(),
         &[
@@ -255,9 +253,7 @@ fn snapshot(
 fn batch_killed_midway_then_rerun_gives_the_same_tables() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
+    let server = Server::start_on(dir.path(), &data, &[]);
     post(dir.path(), &server.url(""), 30_000, 9);
     drop(server);
     lake_once(dir.path(), &data, &[]);
@@ -279,11 +275,22 @@ fn batch_killed_midway_then_rerun_gives_the_same_tables() {
     let expected = snapshot(dir.path(), &copy, &date);
 
     for fraction in [0.2, 0.5, 0.8] {
-        let mut child = Pinpipe::command(dir.path(), &["batch", "--date", &date])
-            .data_dir(&data)
-            .spawn();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "batch",
+                "--date",
+                &date,
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(full.mul_f64(fraction));
-        child.kill();
+        let _ = child.kill();
+        let _ = child.wait();
     }
     batch(dir.path(), &data, &[], &date);
     assert_eq!(snapshot(dir.path(), &data, &date), expected);
@@ -300,20 +307,21 @@ fn batch_killed_midway_then_rerun_gives_the_same_tables() {
 fn lake_writer_killed_repeatedly_writes_each_record_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
+    let server = Server::start_on(dir.path(), &data, &[]);
     let env = [("PINPIPE_LAKE_WRITER__ROLL_SECS", "1")];
     let spawn_writer = || {
-        Pinpipe::command(dir.path(), &["lake"])
-            .data_dir(&data)
-            .env(&env)
+        Command::new(env!("CARGO_BIN_EXE_pinpipe"))
+            .args(["--data-dir", data.to_str().unwrap(), "lake"])
+            .envs(env)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
+            .unwrap()
     };
     let mut writer = spawn_writer();
-    let mut emulator = Pinpipe::command(
-        dir.path(),
-        &[
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
+        .args([
             "emulate",
             "--url",
             &server.url(""),
@@ -329,16 +337,21 @@ fn lake_writer_killed_repeatedly_writes_each_record_once() {
             "8",
             "--seed",
             "3",
-        ],
-    )
-    .spawn();
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     for pause_ms in [1300, 1700, 2100, 1500] {
         std::thread::sleep(Duration::from_millis(pause_ms));
-        writer.kill();
+        let _ = writer.kill();
+        let _ = writer.wait();
         writer = spawn_writer();
     }
-    assert!(emulator.wait_output().status.success());
-    writer.kill();
+    assert!(emulator.wait().unwrap().success());
+    let _ = writer.kill();
+    let _ = writer.wait();
     lake_once(dir.path(), &data, &env);
 
     let counts = record_counts(dir.path(), &data);
@@ -400,9 +413,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
+    let server = Server::start_on(dir.path(), &data, &[]);
     post(dir.path(), &server.url(""), 600, 11);
     let date = today();
     let data_arg = data.to_str().unwrap();
@@ -422,10 +433,7 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     );
     // With a lake writer running, --wait waits until it has written them, then counts them all.
     let env = [("PINPIPE_LAKE_WRITER__ROLL_SECS", "2")];
-    let mut writer = Pinpipe::command(dir.path(), &["lake"])
-        .data_dir(&data)
-        .env(&env)
-        .spawn();
+    let mut writer = support::lake::spawn_on(dir.path(), &data, &env, &["lake"]);
     let started = Instant::now();
     let out = pinpipe(
         dir.path(),
@@ -441,7 +449,8 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
         &[("PINPIPE_SCHEDULE__WATERMARK_POLL_SECS", "1")],
         "",
     );
-    writer.kill();
+    let _ = writer.kill();
+    let _ = writer.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let raw = total(&summary["raw_records"]);
@@ -460,13 +469,11 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
 /// column, with exit code 5.
 #[test]
 fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
-    use crate::support::serving::{spawn_stream, wait_caught_up};
+    use support::serving::{Stream, wait_caught_up};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Pinpipe::command(dir.path(), &["serve"])
-        .data_dir(&data)
-        .start();
-    let mut stream = spawn_stream(dir.path(), &data, &[]);
+    let server = Server::start_on(dir.path(), &data, &[]);
+    let mut stream = Stream::start(dir.path(), &data, &[]);
     post(dir.path(), &server.url(""), 3_000, 23);
     wait_caught_up(
         dir.path(),
@@ -475,7 +482,7 @@ fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
         "pinpipe-stream",
         Duration::from_secs(120),
     );
-    assert!(stream.stop().success());
+    assert!(stream.sigterm().success());
     lake_once(dir.path(), &data, &[]);
     let date = today();
     batch(dir.path(), &data, &[], &date);
