@@ -147,22 +147,15 @@ async fn curated_rows_are_the_recency_rules_winners() {
             .unwrap();
         let mut actual = BTreeMap::new();
         for batch in &batches {
-            let ids = batch.column(0).as_string_view_opt().map(|a| {
-                (0..a.len())
-                    .map(|i| a.value(i).to_owned())
-                    .collect::<Vec<_>>()
-            });
-            let ids = ids.unwrap_or_else(|| {
-                let a = batch.column(0).as_string::<i32>();
-                (0..a.len()).map(|i| a.value(i).to_owned()).collect()
-            });
-            let titles: Vec<String> = match batch.column(1).as_string_view_opt() {
-                Some(a) => (0..a.len()).map(|i| a.value(i).to_owned()).collect(),
-                None => {
-                    let a = batch.column(1).as_string::<i32>();
-                    (0..a.len()).map(|i| a.value(i).to_owned()).collect()
-                }
+            // Whatever string type the plan gives (Utf8 or Utf8View), read it as Utf8.
+            let strings = |i: usize| -> Vec<String> {
+                let column = arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap();
+                let column = column.as_string::<i32>();
+                (0..column.len())
+                    .map(|r| column.value(r).to_owned())
+                    .collect()
             };
+            let (ids, titles) = (strings(0), strings(1));
             for (id, title) in ids.into_iter().zip(titles) {
                 assert!(
                     actual.insert(id.clone(), title).is_none(),
