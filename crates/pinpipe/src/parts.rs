@@ -3,6 +3,7 @@
 //! ingest API's listener, the parts of the daily DAG; and the command-line values several
 //! commands share (the event type, the emulator's pacing and seed).
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -78,6 +79,9 @@ pub async fn open_reachable_lake(config: &Config) -> anyhow::Result<Lake> {
     Ok(lake)
 }
 
+/// How `serve` and `up` announce the bound address on stdout: this prefix, then `IP:PORT`.
+const LISTENING_LINE: &str = "pinpipe: ingest API listening on http://";
+
 /// The ingest API's listener, bound, with its connection limits.
 pub struct IngestApi {
     listener: tokio::net::TcpListener,
@@ -116,6 +120,9 @@ impl IngestApi {
         );
         let log = log_description(config, log);
         tracing::info!(%address, %log, "ingest API listening");
+        // The same on stdout at any log level, one stable line for whoever started pinpipe on
+        // port 0 and needs the port (the black-box tests do). A closed stdout is not an error.
+        let _ = writeln!(std::io::stdout(), "{LISTENING_LINE}{address}");
         Ok(IngestApi {
             listener,
             limits,

@@ -4,13 +4,11 @@
 //! `clean --dedup` and the Python reference, a second lake writer pass must add nothing, and a
 //! re-run of the batch must give the same tables.
 
-mod support;
-
-use support::lake::{
+use crate::support::lake::{
     analytics, assert_analytics_equal, assert_curated_equals_clean_dedup, batch, curated,
     lake_once, lake_sql, post, reference_analytics, today,
 };
-use support::{Server, record_counts};
+use crate::support::{Pinpipe, record_counts};
 
 /// The endpoint in `var`, or `None` (outside CI) when it is not set.
 fn endpoint(var: &str) -> Option<String> {
@@ -30,7 +28,9 @@ fn endpoint(var: &str) -> Option<String> {
 fn batch_on(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     post(dir.path(), &server.url(""), 3_000, 41);
     lake_once(dir.path(), &data, env);
     // A second pass finds the raw zone complete and writes nothing twice.

@@ -3,19 +3,17 @@
 //! serving DB read back with `pinpipe sql` — compared with what `pinpipe clean --dedup` makes of
 //! the same log. On SQLite, and on PostgreSQL started by scripts/test (`TEST_POSTGRES_URL`).
 
-mod support;
-
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::lake::{batch, lake_once, repo, today};
-use support::serving::{
-    CONTRACT_COLUMNS, Stream, assert_serving_equals_clean_dedup, cleaned_text, expected_windows,
-    postgres_database, serving_windows, sql, sql_text, wait_caught_up,
+use crate::support;
+use crate::support::lake::{batch, lake_once, repo, today};
+use crate::support::serving::{
+    CONTRACT_COLUMNS, assert_serving_equals_clean_dedup, cleaned_text, expected_windows,
+    postgres_database, serving_windows, spawn_stream, sql, sql_text, wait_caught_up,
 };
-use support::{Server, pinpipe, text};
+use crate::support::{Pinpipe, pinpipe, text};
+use serde_json::{Value, json};
 
 /// 100,000 events posted while the stream process is SIGKILLed at seeded random moments
 /// (5 times) and restarted; then the serving DB must equal `clean --dedup` of the log, the dead
@@ -27,11 +25,14 @@ fn crash_test(serving_url: Option<&str>) {
     let env: Vec<(&str, &str)> = serving_url
         .map(|url| vec![("PINPIPE_SERVING__URL", url)])
         .unwrap_or_default();
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let url = server.url("");
-    let mut stream = Stream::start(dir.path(), &data, &env);
-    let mut emulator = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .args([
+    let mut stream = spawn_stream(dir.path(), &data, &env);
+    let mut emulator = Pinpipe::command(
+        dir.path(),
+        &[
             "emulate",
             "--url",
             &url,
@@ -48,12 +49,9 @@ fn crash_test(serving_url: Option<&str>) {
             "--seed",
             "17",
             "--json",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .spawn();
     // Seeded "random" moments: 1.1–3.6 s apart.
     let mut kills = 0;
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -64,13 +62,11 @@ fn crash_test(serving_url: Option<&str>) {
         std::thread::sleep(Duration::from_millis(1100 + state % 2500));
         stream.kill();
         kills += 1;
-        stream = Stream::start(dir.path(), &data, &env);
+        stream = spawn_stream(dir.path(), &data, &env);
     }
-    let out = emulator.wait().unwrap();
-    assert!(out.success(), "the emulator failed");
-    let mut summary = String::new();
-    std::io::Read::read_to_string(emulator.stdout.as_mut().unwrap(), &mut summary).unwrap();
-    let summary: Value = serde_json::from_str(&summary).unwrap();
+    let out = emulator.wait_output();
+    assert!(out.status.success(), "the emulator failed");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["accepted"], 100_000, "{summary}");
     wait_caught_up(
         dir.path(),
@@ -79,7 +75,7 @@ fn crash_test(serving_url: Option<&str>) {
         "pinpipe-stream",
         Duration::from_secs(300),
     );
-    assert!(stream.sigterm().success());
+    assert!(stream.stop().success());
 
     let pins = assert_serving_equals_clean_dedup(dir.path(), &data, &env);
     assert!(pins > 10_000, "{pins} pins");
@@ -114,11 +110,13 @@ fn kill_9_of_the_stream_during_load_changes_nothing_postgres() {
 fn posted_events_appear_cleaned_in_the_serving_db() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
-    let mut stream = Stream::start(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
+    let mut stream = spawn_stream(dir.path(), &data, &[]);
     let post = |path: &str, body: &str| {
         let response = support::raw_request(
-            server.addr,
+            server.addr(),
             format!(
                 "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -188,7 +186,7 @@ fn posted_events_appear_cleaned_in_the_serving_db() {
         "SELECT count(*) AS n FROM dead_letter",
     );
     assert_eq!(dead[0]["n"], 0);
-    assert!(stream.sigterm().success());
+    assert!(stream.stop().success());
     // Bad SQL and writes get clear errors.
     let out = pinpipe(
         dir.path(),
@@ -304,8 +302,10 @@ fn contract_test(serving_url: Option<&str>) {
     let env: Vec<(&str, &str)> = serving_url
         .map(|url| vec![("PINPIPE_SERVING__URL", url)])
         .unwrap_or_default();
-    let server = Server::start_on(dir.path(), &data, &[]);
-    let mut stream = Stream::start(dir.path(), &data, &env);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
+    let mut stream = spawn_stream(dir.path(), &data, &env);
     let golden = repo().join("tests/golden/batch");
     let out = pinpipe(
         dir.path(),
@@ -328,7 +328,7 @@ fn contract_test(serving_url: Option<&str>) {
     assert!(out.status.success(), "emulate: {}", text(&out.stderr));
     for (path, body) in EDGE_EVENTS {
         let response = support::raw_request(
-            server.addr,
+            server.addr(),
             format!(
                 "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -345,7 +345,7 @@ fn contract_test(serving_url: Option<&str>) {
         "pinpipe-stream",
         Duration::from_secs(60),
     );
-    assert!(stream.sigterm().success());
+    assert!(stream.stop().success());
     lake_once(dir.path(), &data, &[]);
     batch(dir.path(), &data, &[], &today());
 

@@ -2,9 +2,9 @@
 //! `X.expected.jsonl`, report exactly the lines in `X.unusable.txt`, and exit with code 3
 //! when any line is unusable (0 otherwise).
 
-mod support;
-
 use std::path::{Path, PathBuf};
+
+use crate::support;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")

@@ -2,16 +2,13 @@
 //! would, the event log read back with `pinpipe topics`/`tail`, and the SQL source against a real
 //! PostgreSQL (started by scripts/test, `TEST_POSTGRES_URL`) and a SQLite file.
 
-mod support;
-
 use std::collections::BTreeMap;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::emulator::{dry_run, emulate, emulate_json, n};
+use crate::support::{Pinpipe, log_cli, record_counts, text, unused_port};
 use serde_json::Value;
-use support::emulator::{dry_run, emulate, emulate_json, n};
-use support::{Server, log_cli, record_counts, text};
 
 /// Accepted events per topic (`pins`, `geos`, `users`) according to the summary.
 fn accepted_by_topic(summary: &Value) -> BTreeMap<String, u64> {
@@ -29,7 +26,7 @@ fn accepted_by_topic(summary: &Value) -> BTreeMap<String, u64> {
 }
 
 /// Every stored record of `topic` as raw bytes (`tail --format value`), sorted.
-fn stored_values(server: &Server, topic: &str) -> Vec<String> {
+fn stored_values(server: &Pinpipe, topic: &str) -> Vec<String> {
     let out = server.cli(&["tail", "--topic", topic, "--format", "value"]);
     let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
     lines.sort();
@@ -51,7 +48,7 @@ fn dry_bodies(dry: &str, kind: &str) -> Vec<String> {
 #[test]
 fn hundred_thousand_events_as_fast_as_possible_are_all_accepted_and_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_command(dir.path(), &dir.path().join("data"), &["up"], &[]);
+    let server = Pinpipe::command(dir.path(), &["up"]).start();
     let url = server.url("");
     let (code, summary) = emulate_json(
         dir.path(),
@@ -145,7 +142,7 @@ fn the_same_seed_gives_identical_exports_and_event_sequences() {
 #[test]
 fn the_server_stores_exactly_the_bodies_of_the_dry_run() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let url = server.url("");
     let args = ["--seed", "9", "--count", "900"];
     let dry = dry_run(dir.path(), &args);
@@ -165,7 +162,7 @@ fn the_server_stores_exactly_the_bodies_of_the_dry_run() {
 #[test]
 fn batch_and_rest_proxy_modes_store_every_event() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let url = server.url("");
     let args = ["--seed", "5", "--count", "2500", "--batch-size", "300"];
     let dry = dry_run(dir.path(), &args);
@@ -195,7 +192,7 @@ fn batch_and_rest_proxy_modes_store_every_event() {
 #[test]
 fn rejected_events_are_counted_and_not_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let url = server.url("");
     let good = |i: u32| format!(r#"{{"index": {i}, "unique_id": "id-{i}", "title": "t"}}"#);
     let lines = [
@@ -247,8 +244,9 @@ fn rejected_events_are_counted_and_not_retried() {
 fn a_server_killed_and_restarted_mid_run_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = Server::start_on(dir.path(), &data, &[]);
-    let addr = server.addr;
+    let mut server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let url = server.url("");
     let args = [
         "--seed",
@@ -267,14 +265,9 @@ fn a_server_killed_and_restarted_mid_run_loses_nothing_acknowledged() {
     let dry = dry_run(dir.path(), &args);
     let mut send: Vec<&str> = args.to_vec();
     send.extend_from_slice(&["--url", &url, "--json"]);
-    let child = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .arg("emulate")
-        .args(&send)
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut emulate = vec!["emulate"];
+    emulate.extend_from_slice(&send);
+    let mut child = Pinpipe::command(dir.path(), &emulate).spawn();
     // Kill once the emulator is well under way (its start-up is slow on a loaded machine).
     let deadline = Instant::now() + Duration::from_secs(60);
     while record_counts(dir.path(), &data).values().sum::<u64>() < 300 {
@@ -283,16 +276,9 @@ fn a_server_killed_and_restarted_mid_run_loses_nothing_acknowledged() {
     }
     server.kill();
     std::thread::sleep(Duration::from_millis(700));
-    let server = (0..50)
-        .find_map(|_| {
-            let s = Server::start_at(dir.path(), &data, addr, &["serve"], &[]);
-            if s.is_none() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            s
-        })
-        .expect("the port is free again after the kill");
-    let out = child.wait_with_output().unwrap();
+    // Where the emulator sends.
+    server.restart();
+    let out = child.wait_output();
     let summary: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{} {}", text(&out.stdout), text(&out.stderr)));
     assert_eq!(out.status.code(), Some(0), "{summary}");
@@ -332,7 +318,7 @@ fn a_server_killed_and_restarted_mid_run_loses_nothing_acknowledged() {
 #[test]
 fn a_rate_is_held_on_schedule_and_bursts_add_their_share() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let url = server.url("");
     let started = Instant::now();
     let (code, summary) = emulate_json(
@@ -378,7 +364,7 @@ fn a_rate_is_held_on_schedule_and_bursts_add_their_share() {
 #[test]
 fn the_original_pacing_sends_one_record_then_pauses() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let url = server.url("");
     let run = || {
         let (code, summary) =
@@ -403,12 +389,10 @@ fn the_original_pacing_sends_one_record_then_pauses() {
 fn up_with_emulate_shows_data_flowing_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = Server::start_command(
-        dir.path(),
-        &data,
-        &["up", "--emulate", "--emulate-rate", "300"],
-        &[("RUST_LOG", "info")],
-    );
+    let mut server = Pinpipe::command(dir.path(), &["up", "--emulate", "--emulate-rate", "300"])
+        .data_dir(&data)
+        .env(&[("RUST_LOG", "info")])
+        .start();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let counts = record_counts(dir.path(), &data);
@@ -451,11 +435,7 @@ fn up_with_emulate_shows_data_flowing_and_stops_cleanly() {
 #[test]
 fn mistakes_get_a_message_that_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     let nobody = format!("http://127.0.0.1:{port}");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--burst", "1000:1s/4s"], "--burst needs a base rate"),

@@ -2,13 +2,11 @@
 //! scripts/test: `TEST_POSTGRES_URL`, `TEST_MYSQL_URL`) and a SQLite file. Each check loads the
 //! built-in data set into the course's tables and expects the same events, byte for byte.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::emulator::{dry_run, emulate, emulate_json, n};
-use support::{Server, text};
+use crate::support::emulator::{dry_run, emulate, emulate_json, n};
+use crate::support::{Pinpipe, text};
 
 /// PostgreSQL for the SQL source tests; scripts/test starts one. Outside CI the test is reported
 /// as not run; in CI a missing server fails it.
@@ -101,7 +99,7 @@ fn rows_read_from_postgresql_are_sent_exactly_as_the_builtin_rows() {
     assert_eq!(from_postgres, from_builtin);
 
     // And they reach the server.
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let target = server.url("");
     let (code, summary) = emulate_json(
         dir.path(),

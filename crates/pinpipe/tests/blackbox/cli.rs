@@ -1,11 +1,9 @@
 //! The command line as a user meets it: configuration precedence, errors, exit codes, pipes.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use support::{pinpipe, text};
+use crate::support::{self, pinpipe, text};
 
 #[test]
 fn config_defaults_then_file_then_environment_then_flags() {
@@ -110,9 +108,9 @@ fn clean_without_unusable_lines_exits_zero_and_prints_nothing_on_stderr() {
 #[test]
 fn clean_stops_quietly_when_the_reader_goes_away() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
+    // Its stdout is a pipe the test closes, which the launcher's files are not.
+    let mut child = support::command(dir.path())
         .args(["clean", "--type", "user"])
-        .current_dir(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,16 +1,14 @@
 //! The speed layer under faults of the parts around it: the serving DB going away, and (with a
 //! broker that survives it) a consumer-group rebalance between two `pinpipe stream` processes.
 
-mod support;
-
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-use support::serving::{
-    OwnPostgres, Stream, assert_serving_equals_clean_dedup, dump, postgres_database, wait_caught_up,
+use crate::support::serving::{
+    OwnPostgres, assert_serving_equals_clean_dedup, dump, postgres_database, spawn_stream,
+    spawn_stream_named, wait_caught_up,
 };
-use support::{Server, pinpipe, text};
+use crate::support::{Pinpipe, pinpipe, text, unused_port};
+use serde_json::Value;
 
 #[test]
 fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
@@ -19,23 +17,20 @@ fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
     if postgres_database("outage_probe").is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let pg = OwnPostgres {
         dir: tempfile::tempdir().unwrap(),
-        port,
+        port: unused_port(),
     };
     pg.script("start");
     let url = pg.url();
     let env = [("PINPIPE_SERVING__URL", url.as_str())];
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let target = server.url("");
-    let mut stream = Stream::start(dir.path(), &data, &env);
+    let mut stream = spawn_stream(dir.path(), &data, &env);
     let send = |seed: &str| {
         let out = pinpipe(
             dir.path(),
@@ -62,10 +57,7 @@ fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
     send("2"); // ingest does not depend on the serving DB
     // Longer than the pool's 10 s wait for a connection: the writes fail and are retried.
     std::thread::sleep(Duration::from_secs(13));
-    assert!(
-        stream.child.try_wait().unwrap().is_none(),
-        "the speed layer must wait, not exit"
-    );
+    assert!(stream.is_running(), "the speed layer must wait, not exit");
     pg.script("start");
     wait_caught_up(
         dir.path(),
@@ -74,7 +66,7 @@ fn the_speed_layer_waits_out_a_serving_db_outage_and_loses_nothing() {
         "pinpipe-stream",
         Duration::from_secs(90),
     );
-    assert!(stream.sigterm().success());
+    assert!(stream.stop().success());
     let log = std::fs::read_to_string(dir.path().join("stream.log")).unwrap();
     assert!(log.contains("retrying"), "the outage was noticed: {log}");
     assert_serving_equals_clean_dedup(dir.path(), &data, &env);
@@ -103,7 +95,9 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
         ),
     )
     .unwrap();
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let two_db = format!("sqlite:{}", dir.path().join("two.db").display());
     let one_db = format!("sqlite:{}", dir.path().join("one.db").display());
     let two_env = [
@@ -118,12 +112,13 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
     // Two members of group "two" share the partitions while events arrive; the second then
     // leaves mid-stream (a second rebalance) and the first takes its partitions over. Group
     // "one" is a single member reading the same topics.
-    let mut first = Stream::start_logging(dir.path(), &data, &two_env, "first.log");
+    let mut first = spawn_stream_named(dir.path(), &data, &two_env, "first");
     std::thread::sleep(Duration::from_millis(300));
-    let mut second = Stream::start_logging(dir.path(), &data, &two_env, "second.log");
-    let mut alone = Stream::start_logging(dir.path(), &data, &one_env, "alone.log");
-    let emulator = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .args([
+    let mut second = spawn_stream_named(dir.path(), &data, &two_env, "second");
+    let mut alone = spawn_stream_named(dir.path(), &data, &one_env, "alone");
+    let mut emulator = Pinpipe::command(
+        dir.path(),
+        &[
             "emulate",
             "--url",
             &server.url(""),
@@ -138,12 +133,9 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
             "--seed",
             "23",
             "--json",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .spawn();
     // The second member leaves once it has applied records of its own (its progress line, every
     // second, says so): how long the group takes to rebalance depends on the machine's load.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -162,8 +154,8 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(second.sigterm().success());
-    let out = emulator.wait_with_output().unwrap();
+    assert!(second.stop().success());
+    let out = emulator.wait_output();
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary["accepted"],
@@ -174,7 +166,7 @@ fn two_stream_processes_in_one_group_on_kafka_write_the_same_tables_as_one() {
     wait_caught_up(dir.path(), &data, &two_env, "two", Duration::from_secs(240));
     wait_caught_up(dir.path(), &data, &one_env, "one", Duration::from_secs(240));
     for stream in [&mut first, &mut alone] {
-        assert!(stream.sigterm().success());
+        assert!(stream.stop().success());
     }
     // Both members of the group did some of the work.
     for log in ["first.log", "second.log"] {

@@ -5,15 +5,14 @@
 //! Every answer must be a 4xx with a JSON body, the server must stay up and healthy, and nothing
 //! may reach the event log.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::{Pinpipe, raw_request, record_counts, text};
 use serde_json::{Map, Value, json};
-use support::{Server, raw_request, record_counts, text};
 
 const CASES: usize = 10_000;
 const WORKERS: usize = 12;
@@ -578,13 +577,12 @@ async fn ten_thousand_malformed_requests_get_4xx_and_store_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let limit = LIMIT.to_string();
-    let mut server = Server::start(
-        dir.path(),
-        &[
+    let mut server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[
             ("PINPIPE_SERVE__MAX_BODY_BYTES", &limit),
             ("PINPIPE_SERVE__MAX_BATCH_BODY_BYTES", &limit),
-        ],
-    );
+        ])
+        .start();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(60))
@@ -718,7 +716,7 @@ async fn ten_thousand_malformed_requests_get_4xx_and_store_nothing() {
         "the server died:\n{}",
         server.log_text()
     );
-    let health = raw_request(server.addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let health = raw_request(server.addr(), b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
     assert_eq!(health.status, 200);
     let fivexx = by_status.keys().filter(|s| s.starts_with('5')).count();
     assert_eq!(fivexx, 0, "5xx answers: {by_status:?}");
@@ -917,14 +915,13 @@ fn a_hundred_thousand_malformed_requests_bodies_and_framing_get_no_2xx_or_5xx() 
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let limit = LIMIT.to_string();
-    let mut server = Server::start(
-        dir.path(),
-        &[
+    let mut server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[
             ("PINPIPE_SERVE__MAX_BODY_BYTES", &limit),
             ("PINPIPE_SERVE__MAX_BATCH_BODY_BYTES", &limit),
-        ],
-    );
-    let addr = server.addr;
+        ])
+        .start();
+    let addr = server.addr();
     let rss_before = rss_kb(server.pid());
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();

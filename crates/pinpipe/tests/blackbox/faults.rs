@@ -9,59 +9,32 @@
 //! 4. (in ingest_malformed.rs) 100,000 malformed requests, bodies and framing alike;
 //! 5. the Kafka-protocol broker killed with SIGKILL and restarted mid-load.
 //!
-//! Each prints what it counted. They run one at a time (they measure latencies on a 2-core
-//! machine). CI runs them at a reduced size; `TEST_FAULTS_FULL=1` runs the sizes of the issue:
-//! `TEST_FAULTS_FULL=1 cargo test -p pinpipe --test faults -- --nocapture`.
-
-mod support;
+//! Each prints what it counted. They run one at a time, with no other test's `pinpipe` running
+//! ([`alone`]: they measure latencies on a 2-core machine). CI runs them at a reduced size; `TEST_FAULTS_FULL=1` runs the sizes of the issue:
+//! `TEST_FAULTS_FULL=1 cargo test -p pinpipe --test blackbox faults:: -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::lake::{assert_curated_equals_clean_dedup, batch, lake_once, lake_sql};
-use support::serving::{
+use crate::support;
+use crate::support::lake::{assert_curated_equals_clean_dedup, batch, lake_once, lake_sql};
+use crate::support::serving::{
     assert_serving_equals_clean_dedup, expected_windows, serving_windows, sql, wait_caught_up,
 };
-use support::{RawResponse, Server, read_response, record_counts, text};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::support::{
+    Pinpipe, RawResponse, alone, read_response, record_counts, text, unused_port,
+};
+use serde_json::{Value, json};
 
 /// The issue's full sizes when `TEST_FAULTS_FULL` is set.
 fn full() -> bool {
     std::env::var_os("TEST_FAULTS_FULL").is_some()
-}
-
-fn free_addr() -> SocketAddr {
-    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap()
-}
-
-/// Starts `pinpipe ARGS` at `addr`, retrying while the port is still held (after a kill).
-fn start_at(
-    dir: &Path,
-    data: &Path,
-    addr: SocketAddr,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Server {
-    for _ in 0..100 {
-        if let Some(server) = Server::start_at(dir, data, addr, args, env) {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("pinpipe {args:?} could not listen on {addr} again");
 }
 
 /// A valid pin, its `unique_id` made from `n`.
@@ -207,19 +180,15 @@ fn soft_open_files_limit(pid: u32) -> u64 {
 
 #[test]
 fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let addr = free_addr();
-    let mut server = Server::start_under(
-        dir.path(),
-        &data,
-        addr,
-        &["serve"],
-        &[("RUST_LOG", "info")],
-        Some("ulimit -Sn 1024"),
-    )
-    .expect("the port was free");
+    let mut server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .env(&[("RUST_LOG", "info")])
+        .under("ulimit -Sn 1024")
+        .start();
+    let addr = server.addr();
     let log = server.log_text();
     assert!(
         log.contains("raised the open-files limit from 1024"),
@@ -362,16 +331,15 @@ fn two_thousand_hostile_connections_under_ulimit_1024_lock_no_client_out() {
 
 #[test]
 fn header_and_keep_alive_timeouts_are_separate_limits() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        dir.path(),
-        &[
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[
             ("PINPIPE_SERVE__HEADER_READ_TIMEOUT_MS", "700"),
             ("PINPIPE_SERVE__KEEP_ALIVE_TIMEOUT_MS", "2500"),
-        ],
-    );
-    let addr = server.addr;
+        ])
+        .start();
+    let addr = server.addr();
     // Silent: closed after the header timeout, not before.
     let silent = TcpStream::connect(addr).unwrap();
     let opened = Instant::now();
@@ -408,16 +376,15 @@ fn header_and_keep_alive_timeouts_are_separate_limits() {
 
 #[test]
 fn beyond_the_connection_cap_new_connections_get_503_at_once_and_open_ones_are_served() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(
-        dir.path(),
-        &[
+    let mut server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[
             ("PINPIPE_SERVE__MAX_CONNECTIONS", "20"),
             ("RUST_LOG", "info"),
-        ],
-    );
-    let addr = server.addr;
+        ])
+        .start();
+    let addr = server.addr();
     let mut kept = KeepAlive::new(addr, Duration::from_secs(5));
     assert_eq!(
         kept.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -490,19 +457,13 @@ fn beyond_the_connection_cap_new_connections_get_503_at_once_and_open_ones_are_s
 
 #[test]
 fn a_connection_cap_that_does_not_fit_the_open_files_limit_is_refused_at_start() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -n 1024 && exec \"$0\" --data-dir data serve --listen 127.0.0.1:0",
-            env!("CARGO_BIN_EXE_pinpipe"),
-        ])
-        .env("PINPIPE_SERVE__MAX_CONNECTIONS", "5000")
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = Pinpipe::command(dir.path(), &["serve", "--listen", "127.0.0.1:0"])
+        .env(&[("PINPIPE_SERVE__MAX_CONNECTIONS", "5000")])
+        .under("ulimit -n 1024")
+        .spawn()
+        .wait_output();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -666,7 +627,7 @@ fn dry_run_keys(dir: &Path, args: &[&str]) -> BTreeMap<&'static str, BTreeSet<St
 
 #[test]
 fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let data: PathBuf = dir.path().join("data");
     let (emulated, ndjson) = if full() {
@@ -684,8 +645,11 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
         ("PINPIPE_SCHEDULE__CATCHUP", "false"),
         ("RUST_LOG", "info"),
     ];
-    let addr = free_addr();
-    let mut up = start_at(dir.path(), &data, addr, &["up"], &env);
+    let mut up = Pinpipe::command(dir.path(), &["up"])
+        .data_dir(&data)
+        .env(&env)
+        .start();
+    let addr = up.addr();
     let url = format!("http://{addr}");
     let count = emulated.to_string();
     let rate = emulate_rate.to_string();
@@ -707,14 +671,9 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
     ];
     let mut send = emulate_args.to_vec();
     send.extend_from_slice(&["--url", &url, "--json"]);
-    let emulator = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .arg("emulate")
-        .args(&send)
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut emulate = vec!["emulate"];
+    emulate.extend_from_slice(&send);
+    let mut emulator = Pinpipe::command(dir.path(), &emulate).spawn();
     let client = std::thread::spawn(move || ndjson_client(addr, ndjson, 100, ndjson_rate));
     // Ten kills at seeded moments 1.1–3.6 s apart (the first once events flow).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -730,11 +689,10 @@ fn kill_9_of_the_whole_up_ten_times_under_load_loses_and_duplicates_nothing() {
         state ^= state << 17;
         std::thread::sleep(Duration::from_millis(1100 + state % 2500));
         kills.push(record_counts(dir.path(), &data).values().sum::<u64>());
-        up.kill();
-        up = start_at(dir.path(), &data, addr, &["up"], &env);
+        up.restart(); // SIGKILL, then `up` again where the clients send
     }
     let (acked, ndjson_retries) = client.join().unwrap();
-    let out = emulator.wait_with_output().unwrap();
+    let out = emulator.wait_output();
     let summary: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{} {}", text(&out.stdout), text(&out.stderr)));
     assert_eq!(summary["sent"], emulated, "{summary}");
@@ -946,18 +904,21 @@ fn logged_pin_ids(dir: &Path, data: &Path) -> BTreeSet<String> {
 
 #[test]
 fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
-    let _serial = serial();
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let disk = Tmpfs::mount(dir.path().join("disk"), "32m");
     let data = disk.path.join("data");
     let filler = disk.path.join("filler");
     let append_timeout_ms = 2_000;
     let env = [("PINPIPE_LOG__APPEND_TIMEOUT_MS", "2000")];
-    let addr = free_addr();
     // The server's own log is on the full disk too, as a log file or journal often is: a log line
     // that cannot be written must not take the event log down.
     let work = disk.path.clone();
-    let mut server = start_at(&work, &data, addr, &["serve"], &env);
+    let mut server = Pinpipe::command(&work, &["serve"])
+        .data_dir(&data)
+        .env(&env)
+        .start();
+    let addr = server.addr();
     assert_eq!(readyz(addr).status, 200);
     let mut next = 0;
     let mut acked = Vec::<String>::new();
@@ -998,7 +959,7 @@ fn a_full_disk_answers_503_says_not_ready_loses_nothing_and_recovers() {
     assert_eq!(refusal.status, 503);
     server.kill();
     std::fs::remove_file(&filler).unwrap();
-    let server = start_at(&work, &data, addr, &["serve"], &env);
+    server.restart();
     assert_eq!(readyz(addr).status, 200);
     let logged = logged_pin_ids(&work, &data);
     let lost: Vec<_> = acked
@@ -1081,7 +1042,7 @@ impl Drop for OwnTansu {
 
 #[test]
 fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothing() {
-    let _serial = serial();
+    let _alone = alone();
     if std::env::var_os("TEST_KAFKA_BROKERS").is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -1092,7 +1053,7 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
     }
     let tansu = OwnTansu {
         dir: tempfile::tempdir().unwrap(),
-        port: free_addr().port(),
+        port: unused_port(),
     };
     tansu.start();
     let dir = tempfile::tempdir().unwrap();
@@ -1105,8 +1066,11 @@ fn the_broker_killed_and_restarted_mid_load_gives_503_then_recovers_losing_nothi
         ("PINPIPE_SCHEDULE__CATCHUP", "false"),
         ("RUST_LOG", "info"),
     ];
-    let addr = free_addr();
-    let mut up = start_at(dir.path(), &data, addr, &["up"], &env);
+    let mut up = Pinpipe::command(dir.path(), &["up"])
+        .data_dir(&data)
+        .env(&env)
+        .start();
+    let addr = up.addr();
     // The client: single pins, one at a time, each retried until 200; every answer timed.
     let stop = Arc::new(AtomicBool::new(false));
     let refused = Arc::new(AtomicU64::new(0));

@@ -4,18 +4,17 @@
 //! requests, FastAPI-shaped errors, content types, body limits, batches, the Kafka REST Proxy
 //! endpoint, auth, docs, graceful shutdown, durability of a 200 under `kill -9`, and saturation.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::{
-    RawConnection, Server, chunked, log_cli, raw_request, record_counts, tail_json, text,
+use crate::support;
+use crate::support::{
+    Pinpipe, RawConnection, chunked, log_cli, raw_request, record_counts, tail_json, text,
 };
+use serde_json::{Value, json};
 
 // The emulator's rows, exactly as Python's `json.dumps(row)` writes them (", " and ": ").
 const PIN: &str = r#"{"index": 7528, "unique_id": "fbe53c66-3442-4773-b19e-d3ec6f54dddf", "title": "No Title Data Available", "description": "No description available Story format", "poster_name": "User Info Error", "follower_count": "User Info Error", "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e", "is_image_or_video": "multi-video(story page format)", "image_src": "Image src error.", "downloaded": 0, "save_location": "Local save in /data/mens-fashion", "category": "mens-fashion"}"#;
@@ -73,7 +72,7 @@ async fn send(request: reqwest::RequestBuilder) -> Answer {
 /// `POST path` with that content type (none when `None`) and body.
 async fn post(
     client: &reqwest::Client,
-    server: &Server,
+    server: &Pinpipe,
     path: &str,
     content_type: Option<&str>,
     body: impl Into<reqwest::Body>,
@@ -134,11 +133,11 @@ fn python_requests_post(port: u16, path: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn counts(server: &Server) -> BTreeMap<String, u64> {
+fn counts(server: &Pinpipe) -> BTreeMap<String, u64> {
     record_counts(&server.work_dir, &server.data_dir)
 }
 
-fn assert_counts(server: &Server, pins: u64, geos: u64, users: u64) {
+fn assert_counts(server: &Pinpipe, pins: u64, geos: u64, users: u64) {
     let counts = counts(server);
     let expected: BTreeMap<String, u64> = [("geos", geos), ("pins", pins), ("users", users)]
         .into_iter()
@@ -151,7 +150,7 @@ fn assert_counts(server: &Server, pins: u64, geos: u64, users: u64) {
 }
 
 /// Records of a topic by (partition, offset).
-fn records_by_position(server: &Server, topic: &str) -> BTreeMap<(u64, u64), Value> {
+fn records_by_position(server: &Pinpipe, topic: &str) -> BTreeMap<(u64, u64), Value> {
     tail_json(&server.work_dir, &server.data_dir, topic)
         .into_iter()
         .map(|r| {
@@ -199,9 +198,9 @@ fn problems(body: &Value) -> BTreeSet<(String, String)> {
 #[test]
 fn the_original_emulators_requests_are_stored_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     // One keep-alive connection, as a requests.Session would use.
-    let mut connection = RawConnection::open(server.addr);
+    let mut connection = RawConnection::open(server.addr());
     let sent = [
         ("/pin/", "pins", PIN),
         ("/pin", "pins", PIN2),
@@ -211,7 +210,7 @@ fn the_original_emulators_requests_are_stored_byte_for_byte() {
         ("/user", "users", USER2),
     ];
     for (path, _, body) in sent {
-        let response = connection.send(&python_requests_post(server.addr.port(), path, body));
+        let response = connection.send(&python_requests_post(server.addr().port(), path, body));
         assert_eq!(response.status, 200, "{path}: {}", text(&response.body));
         assert!(
             response
@@ -251,7 +250,7 @@ fn the_original_emulators_requests_are_stored_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_events_get_fastapi_shaped_422_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     // The table is data: tests/golden/ingest/422.jsonl, one case a line (path, body, the
     // problems expected as loc and type, and why).
@@ -320,7 +319,7 @@ async fn invalid_events_get_fastapi_shaped_422_and_nothing_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_json_content_types_are_accepted_and_none_means_json() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     let body = pin(1, "content-type").to_string();
     let refused = [
@@ -350,7 +349,7 @@ async fn only_json_content_types_are_accepted_and_none_means_json() {
         "POST /pin/ HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let answer = raw_request(server.addr, request.as_bytes()).unwrap();
+    let answer = raw_request(server.addr(), request.as_bytes()).unwrap();
     assert_eq!(answer.status, 200, "{}", text(&answer.body));
     assert_eq!(answer.json(), pin(1, "content-type"));
     // Parameters and case do not matter.
@@ -392,7 +391,9 @@ fn chunked_post(path: &str, body: &[u8], chunk: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[("PINPIPE_SERVE__MAX_BODY_BYTES", "1000")]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[("PINPIPE_SERVE__MAX_BODY_BYTES", "1000")])
+        .start();
     let client = client();
 
     // With Content-Length: the limit itself is allowed, one byte more is not.
@@ -420,7 +421,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
 
     // Chunked (no Content-Length): the limit is enforced while reading.
     let answer = raw_request(
-        server.addr,
+        server.addr(),
         &chunked_post(
             "/pin/",
             pin_of_len(1000, "chunked-at-limit").as_bytes(),
@@ -431,7 +432,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
     assert_eq!(answer.status, 200, "{}", text(&answer.body));
     for len in [1001, 5000] {
         let answer = raw_request(
-            server.addr,
+            server.addr(),
             &chunked_post("/pin/", pin_of_len(len, "chunked-over").as_bytes(), 100),
         )
         .unwrap();
@@ -444,7 +445,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
 
     // The default limit is 1 MiB.
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let answer = post(
         &client,
         &server,
@@ -469,9 +470,9 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
 /// Sends `request` (whole, from another thread, as a client writes its body before reading) on a
 /// keep-alive connection, expects `status`, then checks the connection is either closed with
 /// `Connection: close` or still usable for the next request.
-fn check_reuse_after(server: &Server, request: Vec<u8>, status: u16) -> Result<(), String> {
+fn check_reuse_after(server: &Pinpipe, request: Vec<u8>, status: u16) -> Result<(), String> {
     use std::io::Write;
-    let stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let stream = std::net::TcpStream::connect(server.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -512,13 +513,12 @@ fn check_reuse_after(server: &Server, request: Vec<u8>, status: u16) -> Result<(
 #[test]
 fn a_keep_alive_connection_survives_an_early_refusal_or_is_closed_explicitly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        dir.path(),
-        &[
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[
             ("PINPIPE_SERVE__MAX_BODY_BYTES", "1000"),
             ("PINPIPE_SERVE__AUTH_TOKEN", "s3cret"),
-        ],
-    );
+        ])
+        .start();
     // Refusals answered before the (large) body is read.
     let big = pin_of_len(200_000, "too-big");
     let head = |path: &str, content_type: &str, auth: bool, framing: &str| {
@@ -576,7 +576,7 @@ fn a_keep_alive_connection_survives_an_early_refusal_or_is_closed_explicitly() {
 /// Checks a batch answer against the log: each event at its reported position, with its key,
 /// and request order kept within each partition.
 fn check_batch_stored(
-    server: &Server,
+    server: &Pinpipe,
     topic: &str,
     answer: &Answer,
     events: &[Value],
@@ -629,7 +629,7 @@ fn check_batch_stored(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_keep_order_and_are_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
 
     let pins: Vec<Value> = (0..12)
@@ -727,7 +727,7 @@ async fn batches_keep_order_and_are_all_or_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_json_decode_error_is_located_as_fastapi_does() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     // FastAPI's loc for json_invalid is ["body", <0-based offset of the error>] (Python's
     // JSONDecodeError.pos), whatever the endpoint; /pin/ already answers that way.
@@ -758,7 +758,7 @@ async fn a_batch_json_decode_error_is_located_as_fastapi_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kafka_rest_proxy_produce_endpoint_stores_into_the_event_topics() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     let kafka_json = Some("application/vnd.kafka.json.v2+json");
 
@@ -864,7 +864,9 @@ async fn the_kafka_rest_proxy_produce_endpoint_stores_into_the_event_topics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configured_token_guards_writes_but_not_health() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[("PINPIPE_SERVE__AUTH_TOKEN", "s3cret")]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[("PINPIPE_SERVE__AUTH_TOKEN", "s3cret")])
+        .start();
     let client = client();
     let body = pin(1, "authorized").to_string();
     for authorization in [
@@ -919,7 +921,7 @@ async fn a_configured_token_guards_writes_but_not_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_openapi_and_embedded_swagger_ui() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
 
     let answer = send(client.get(server.url("/healthz"))).await;
@@ -958,7 +960,7 @@ async fn health_readiness_openapi_and_embedded_swagger_ui() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_and_wrong_methods_answer_json() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     for request in [
         client.get(server.url("/nope")),
@@ -993,7 +995,7 @@ async fn unknown_paths_and_wrong_methods_answer_json() {
         (b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", false),
         (b"DELETE /docs HTTP/1.1\r\nHost: t\r\n\r\n", false),
     ] {
-        let answer = support::raw_request(server.addr, request).unwrap();
+        let answer = support::raw_request(server.addr(), request).unwrap();
         assert!(
             matches!(answer.status, 404 | 405),
             "{}",
@@ -1014,7 +1016,7 @@ async fn unknown_paths_and_wrong_methods_answer_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_edge_cases_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     let accepted = [
         ("/pin/", r#"{"index": 1, "unique_id": "only-required"}"#),
@@ -1075,7 +1077,7 @@ async fn valid_edge_cases_are_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_prints_one_json_object_per_line_even_for_pretty_printed_events() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     // What `requests.post(url, data=json.dumps(row, indent=2))` sends: valid, and stored as sent.
     let pretty = serde_json::to_string_pretty(&pin(1, "pretty")).unwrap();
@@ -1118,7 +1120,7 @@ async fn post_pin(client: &reqwest::Client, url: &str, index: u64, unique_id: &s
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_requests_in_flight_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[]);
+    let mut server = Pinpipe::command(dir.path(), &["serve"]).start();
     let client = client();
     let url = server.url("/pin/");
     let answered = Arc::new(AtomicUsize::new(0));
@@ -1208,7 +1210,9 @@ async fn every_200_survives_kill_9() {
     let mut acknowledged = BTreeSet::new();
     let mut attempted = BTreeSet::new();
     for round in 0..3 {
-        let mut server = Server::start_on(dir.path(), &data_dir, &[]);
+        let mut server = Pinpipe::command(dir.path(), &["serve"])
+            .data_dir(&data_dir)
+            .start();
         let url = server.url("/pin/");
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
@@ -1250,7 +1254,9 @@ async fn every_200_survives_kill_9() {
         assert!(round_ok > 0, "round {round}: no request was answered 200");
     }
     // The server starts again on the crashed log, and the log has every acknowledged event.
-    let server = Server::start_on(dir.path(), &data_dir, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data_dir)
+        .start();
     let stored: BTreeSet<String> = stored_unique_ids(dir.path(), &data_dir)
         .into_iter()
         .collect();
@@ -1277,7 +1283,9 @@ async fn every_200_survives_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_saturated_log_answers_503_with_retry_after_and_loses_no_200() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[("PINPIPE_LOG__MAX_PENDING_APPENDS", "1")]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .env(&[("PINPIPE_LOG__MAX_PENDING_APPENDS", "1")])
+        .start();
     let client = client();
     let url = server.url("/pin/");
     let mut tasks = Vec::new();

@@ -4,20 +4,18 @@
 //! compared with `pinpipe clean --dedup` of the same log and with the independent Python
 //! reference of the analytics (bench/reference_analytics.py), and re-run after SIGKILLs.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::lake::{
+use crate::support::lake::{
     analytics, assert_analytics_equal, assert_curated_equals_clean_dedup, batch, curated,
     lake_once, lake_sql, post, read_expected, reference_analytics, repo, run_ok, today,
 };
-use support::serving::sql;
-use support::{Server, pinpipe, record_counts, text};
+use crate::support::serving::sql;
+use crate::support::{Pinpipe, pinpipe, record_counts, text};
+use serde_json::Value;
 
 /// The whole batch path on a seeded emulator load: the curated tables equal
 /// `clean --dedup`, the analytics equal the reference's and are in the serving DB too, a re-run
@@ -26,7 +24,9 @@ use support::{Server, pinpipe, record_counts, text};
 fn batch_equals_clean_dedup_and_the_reference_and_reruns_identically() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     post(dir.path(), &server.url(""), 30_000, 5);
     lake_once(dir.path(), &data, &[]);
     let date = today();
@@ -205,7 +205,9 @@ fn golden_analytics() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let golden = repo().join("tests/golden/batch");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let out = pinpipe(
         dir.path(),
         &[
@@ -253,7 +255,9 @@ fn snapshot(
 fn batch_killed_midway_then_rerun_gives_the_same_tables() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     post(dir.path(), &server.url(""), 30_000, 9);
     drop(server);
     lake_once(dir.path(), &data, &[]);
@@ -275,22 +279,11 @@ fn batch_killed_midway_then_rerun_gives_the_same_tables() {
     let expected = snapshot(dir.path(), &copy, &date);
 
     for fraction in [0.2, 0.5, 0.8] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-            .args([
-                "--data-dir",
-                data.to_str().unwrap(),
-                "batch",
-                "--date",
-                &date,
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Pinpipe::command(dir.path(), &["batch", "--date", &date])
+            .data_dir(&data)
+            .spawn();
         std::thread::sleep(full.mul_f64(fraction));
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill();
     }
     batch(dir.path(), &data, &[], &date);
     assert_eq!(snapshot(dir.path(), &data, &date), expected);
@@ -307,21 +300,20 @@ fn batch_killed_midway_then_rerun_gives_the_same_tables() {
 fn lake_writer_killed_repeatedly_writes_each_record_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     let env = [("PINPIPE_LAKE_WRITER__ROLL_SECS", "1")];
     let spawn_writer = || {
-        Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-            .args(["--data-dir", data.to_str().unwrap(), "lake"])
-            .envs(env)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        Pinpipe::command(dir.path(), &["lake"])
+            .data_dir(&data)
+            .env(&env)
             .spawn()
-            .unwrap()
     };
     let mut writer = spawn_writer();
-    let mut emulator = Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .args([
+    let mut emulator = Pinpipe::command(
+        dir.path(),
+        &[
             "emulate",
             "--url",
             &server.url(""),
@@ -337,21 +329,16 @@ fn lake_writer_killed_repeatedly_writes_each_record_once() {
             "8",
             "--seed",
             "3",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    )
+    .spawn();
     for pause_ms in [1300, 1700, 2100, 1500] {
         std::thread::sleep(Duration::from_millis(pause_ms));
-        let _ = writer.kill();
-        let _ = writer.wait();
+        writer.kill();
         writer = spawn_writer();
     }
-    assert!(emulator.wait().unwrap().success());
-    let _ = writer.kill();
-    let _ = writer.wait();
+    assert!(emulator.wait_output().status.success());
+    writer.kill();
     lake_once(dir.path(), &data, &env);
 
     let counts = record_counts(dir.path(), &data);
@@ -413,7 +400,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     post(dir.path(), &server.url(""), 600, 11);
     let date = today();
     let data_arg = data.to_str().unwrap();
@@ -433,7 +422,10 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
     );
     // With a lake writer running, --wait waits until it has written them, then counts them all.
     let env = [("PINPIPE_LAKE_WRITER__ROLL_SECS", "2")];
-    let mut writer = support::lake::spawn_on(dir.path(), &data, &env, &["lake"]);
+    let mut writer = Pinpipe::command(dir.path(), &["lake"])
+        .data_dir(&data)
+        .env(&env)
+        .spawn();
     let started = Instant::now();
     let out = pinpipe(
         dir.path(),
@@ -449,8 +441,7 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
         &[("PINPIPE_SCHEDULE__WATERMARK_POLL_SECS", "1")],
         "",
     );
-    let _ = writer.kill();
-    let _ = writer.wait();
+    writer.kill();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let raw = total(&summary["raw_records"]);
@@ -469,11 +460,13 @@ fn a_batch_says_what_the_raw_zone_lacks_or_waits_for_it() {
 /// column, with exit code 5.
 #[test]
 fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
-    use support::serving::{Stream, wait_caught_up};
+    use crate::support::serving::{spawn_stream, wait_caught_up};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
-    let mut stream = Stream::start(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
+    let mut stream = spawn_stream(dir.path(), &data, &[]);
     post(dir.path(), &server.url(""), 3_000, 23);
     wait_caught_up(
         dir.path(),
@@ -482,7 +475,7 @@ fn reconcile_finds_the_layers_equal_then_names_an_edited_row() {
         "pinpipe-stream",
         Duration::from_secs(120),
     );
-    assert!(stream.sigterm().success());
+    assert!(stream.stop().success());
     lake_once(dir.path(), &data, &[]);
     let date = today();
     batch(dir.path(), &data, &[], &date);

@@ -3,80 +3,31 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{log_cli, pinpipe, record_counts, text};
+use super::{Pinpipe, log_cli, pinpipe, record_counts, text};
 
-/// A `pinpipe stream` process; SIGKILLed when dropped.
-pub struct Stream {
-    pub child: Child,
+/// `pinpipe stream` over `data_dir` with `env`, in the background; its stderr goes to
+/// WORK/stream.log (appended to by every restart).
+pub fn spawn_stream(work_dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Pinpipe {
+    spawn_stream_named(work_dir, data_dir, env, "stream")
 }
 
-impl Stream {
-    pub fn start(work_dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Stream {
-        Stream::start_logging(work_dir, data_dir, env, "stream.log")
-    }
-
-    /// As `start`, with stderr appended to `work_dir/LOG`.
-    pub fn start_logging(
-        work_dir: &Path,
-        data_dir: &Path,
-        env: &[(&str, &str)],
-        log: &str,
-    ) -> Stream {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(work_dir.join(log))
-            .unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
-        command
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("stream")
-            .current_dir(work_dir);
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
-            command.env_remove(key);
-        }
-        command.env("RUST_LOG", "info").envs(env.iter().copied());
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Stream { child }
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    pub fn sigterm(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "stream did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// As [`spawn_stream`], with stderr in WORK/NAME.log.
+pub fn spawn_stream_named(
+    work_dir: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+    name: &str,
+) -> Pinpipe {
+    Pinpipe::command(work_dir, &["stream"])
+        .data_dir(data_dir)
+        .env(env)
+        .name(name)
+        .spawn()
 }
 
 /// `pinpipe sql --on ON --format FORMAT SQL` with `env`: its stdout.

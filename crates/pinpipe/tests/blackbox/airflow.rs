@@ -1,14 +1,12 @@
 //! The exported Airflow DAG, run by a real Apache Airflow 3.3.2 (`airflow dags test`, installed
 //! by scripts/services/airflow.sh) against a real pinpipe data dir with events in it.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::lake::{lake_once, post, repo, run_ok};
+use crate::support::serving::sql;
+use crate::support::{Pinpipe, text};
 use chrono::{Days, Utc};
-use support::lake::{lake_once, post, repo, run_ok};
-use support::serving::sql;
-use support::{Server, text};
 
 #[test]
 fn the_exported_dag_passes_airflow_dags_test() {
@@ -26,7 +24,9 @@ fn the_exported_dag_passes_airflow_dags_test() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_on(dir.path(), &data, &[]);
+    let server = Pinpipe::command(dir.path(), &["serve"])
+        .data_dir(&data)
+        .start();
     post(dir.path(), &server.url(""), 3_000, 11);
     drop(server);
     lake_once(dir.path(), &data, &[]);

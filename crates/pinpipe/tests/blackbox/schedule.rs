@@ -3,17 +3,15 @@
 //! a task made to fail once is retried and both attempts are recorded; two scheduler processes
 //! never run one date at the same time; a backfill gives the same tables as separate triggers.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::lake::{lake_once, post, run_ok};
+use crate::support::serving::sql;
+use crate::support::{Pinpipe, pinpipe, text};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::Value;
-use support::lake::{lake_once, post, run_ok, spawn_on};
-use support::serving::sql;
-use support::{Server, pinpipe, text};
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -22,7 +20,7 @@ fn today() -> NaiveDate {
 /// A data dir with a few thousand events in the log and the raw zone (received today).
 fn loaded(dir: &Path) -> std::path::PathBuf {
     let data = dir.join("data");
-    let server = Server::start_on(dir, &data, &[]);
+    let server = Pinpipe::command(dir, &["serve"]).data_dir(&data).start();
     post(dir, &server.url(""), 3_000, 7);
     drop(server);
     lake_once(dir, &data, &[]);
@@ -54,7 +52,10 @@ fn a_task_failing_once_is_retried_and_both_attempts_are_recorded() {
     let blocker = data.join("lake/analytics");
     std::fs::write(&blocker, "not a folder").unwrap();
     let date = today().to_string();
-    let mut trigger = spawn_on(dir.path(), &data, &env, &["trigger", "--date", &date]);
+    let mut trigger = Pinpipe::command(dir.path(), &["trigger", "--date", &date])
+        .data_dir(&data)
+        .env(&env)
+        .spawn();
     // Unblock once the first attempt has failed (the retry waits 4 s).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -72,10 +73,12 @@ fn a_task_failing_once_is_retried_and_both_attempts_are_recorded() {
         assert!(Instant::now() < deadline, "the batch task never failed");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let status = trigger.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(trigger.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "trigger failed: {stderr}");
+    let out = trigger.wait_output();
+    assert!(
+        out.status.success(),
+        "trigger failed: {}",
+        text(&out.stderr)
+    );
 
     let history = runs(dir.path(), &data, &env);
     assert_eq!(history.len(), 1);
@@ -147,19 +150,19 @@ fn two_schedulers_never_run_one_date_at_the_same_time() {
     let now = format!("{}T00:05:00Z", today() + Days::new(3));
     let env = [("PINPIPE_SCHEDULE__CATCHUP_DAYS", "3")];
     let spawn = || {
-        spawn_on(
-            dir.path(),
-            &data,
-            &env,
-            &["schedule", "--once", "--now", &now],
-        )
+        Pinpipe::command(dir.path(), &["schedule", "--once", "--now", &now])
+            .data_dir(&data)
+            .env(&env)
+            .spawn()
     };
     let (mut a, mut b) = (spawn(), spawn());
     for child in [&mut a, &mut b] {
-        let status = child.wait().unwrap();
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        assert!(status.success(), "scheduler failed: {stderr}");
+        let out = child.wait_output();
+        assert!(
+            out.status.success(),
+            "scheduler failed: {}",
+            text(&out.stderr)
+        );
     }
     let history = runs(dir.path(), &data, &[]);
     let expected: Vec<String> = (0..3)

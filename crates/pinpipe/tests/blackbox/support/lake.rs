@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -34,20 +34,6 @@ pub fn run_ok(dir: &Path, data: &Path, env: &[(&str, &str)], args: &[&str]) -> O
         text(&out.stderr)
     );
     out
-}
-
-/// `pinpipe --data-dir DATA ARGS` with `env`, started in the background: stdout dropped, stderr
-/// piped for the test to read when it ends.
-pub fn spawn_on(dir: &Path, data: &Path, env: &[(&str, &str)], args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pinpipe"))
-        .args(["--data-dir", data.to_str().unwrap()])
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Posts `count` seeded emulator events (batches of 100, as fast as possible) to `url`.
