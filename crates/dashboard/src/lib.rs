@@ -31,7 +31,6 @@
 
 mod api;
 pub mod assets;
-mod group_offsets;
 pub mod html;
 mod pages;
 mod status;
@@ -48,7 +47,7 @@ use pinpipe_log::{EventLog, LogConfig};
 use pinpipe_serving::ServingDb;
 use tokio::sync::OnceCell;
 
-pub use group_offsets::GroupOffsets;
+pub use pinpipe_log::GroupOffsets;
 pub use status::{Health, stage_health};
 
 /// The admin server's overview: called with `since` (`?since=SEQ`), it returns the overview JSON

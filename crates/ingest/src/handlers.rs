@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::metrics::Rejection;
 
 const JSON: &str = "application/json";
 const NDJSON_TYPES: &[&str] = &[
@@ -136,10 +137,22 @@ async fn append(
     kind: EventType,
     records: Vec<NewRecord>,
 ) -> Result<Vec<Position>, ApiError> {
+    let events = records.len();
     let result = state.inner.log.append(state.topic(kind), records).await;
     match &result {
-        Ok(_) => state.inner.appends.succeeded(),
-        Err(e) => state.inner.appends.failed(&e.to_string()),
+        Ok(_) => {
+            state.inner.appends.succeeded();
+            state.inner.events.accepted(kind, events);
+        }
+        Err(e) => {
+            state.inner.appends.failed(&e.to_string());
+            let reason = match e {
+                LogError::Saturated(_) => Rejection::Saturated,
+                LogError::Timeout(_) => Rejection::Timeout,
+                _ => Rejection::Unavailable,
+            };
+            state.inner.events.rejected(kind, reason, events);
+        }
     }
     result.map_err(|e| {
         let retry_after = state.inner.config.retry_after_secs;
@@ -179,7 +192,10 @@ async fn single(
         });
     }
     let body = read_body(&state, &headers, body, state.inner.config.max_body_bytes).await?;
-    let key = validate_key(kind, &body)?;
+    state.inner.events.received(kind, body.len());
+    let key = validate_key(kind, &body).inspect_err(|_| {
+        state.inner.events.rejected(kind, Rejection::Invalid, 1);
+    })?;
     let id = request_id(&headers);
     let positions = append(
         &state,
@@ -314,6 +330,7 @@ async fn batch(
         state.inner.config.max_batch_body_bytes,
     )
     .await?;
+    state.inner.events.received(kind, body.len());
     let items = split_batch(&body, ndjson)?;
     let max = state.inner.config.max_batch_events;
     if items.len() > max {
@@ -322,7 +339,13 @@ async fn batch(
             items.len()
         )));
     }
-    let keys = validate_all(kind, &items).map_err(ApiError::Invalid)?;
+    let keys = validate_all(kind, &items).map_err(|problems| {
+        state
+            .inner
+            .events
+            .rejected(kind, Rejection::Invalid, items.len());
+        ApiError::Invalid(problems)
+    })?;
     let (id, positions) = append_batch(&state, &headers, kind, &items, keys).await?;
     let body = json!({ "accepted": positions.len(), "offsets": positions });
     Ok(with_request_id(
@@ -372,6 +395,7 @@ async fn proxy(
         state.inner.config.max_batch_body_bytes,
     )
     .await?;
+    state.inner.events.received(kind, body.len());
     let request: ProxyRequest<'_> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::ProxyInvalid(
             format!("expected {{\"records\":[{{\"value\":{{…}}}}]}}: {e}"),
@@ -397,8 +421,13 @@ async fn proxy(
             }
         }
     }
-    let keys = validate_all(kind, &items)
-        .map_err(|d| ApiError::ProxyInvalid(format!("{} problem(s) in the records", d.len()), d))?;
+    let keys = validate_all(kind, &items).map_err(|d| {
+        state
+            .inner
+            .events
+            .rejected(kind, Rejection::Invalid, items.len());
+        ApiError::ProxyInvalid(format!("{} problem(s) in the records", d.len()), d)
+    })?;
     let (id, positions) = append_batch(&state, &headers, kind, &items, keys).await?;
     let offsets: Vec<Value> = positions
         .iter()

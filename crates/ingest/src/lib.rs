@@ -10,6 +10,7 @@
 pub mod config;
 mod error;
 mod handlers;
+pub mod metrics;
 mod openapi;
 pub mod server;
 
@@ -41,6 +42,10 @@ struct StateInner {
     batches: tokio::sync::Semaphore,
     /// What the latest appends said about the log, for `/readyz`.
     appends: AppendHealth,
+    /// Accepted, rejected and received counters per event type.
+    events: metrics::EventMetrics,
+    /// Request counters and durations per route.
+    http: Arc<metrics::HttpMetrics>,
 }
 
 /// How long a refused append keeps `/readyz` not ready when no append has been tried since: then
@@ -102,13 +107,16 @@ impl AppState {
     /// State over an opened log.
     pub fn new(log: EventLog, log_config: &LogConfig, config: ServeConfig) -> AppState {
         let [pins, geos, users] = log_config.topic_names();
+        let topics = [pins.to_owned(), geos.to_owned(), users.to_owned()];
         AppState {
             inner: Arc::new(StateInner {
                 log,
                 batches: tokio::sync::Semaphore::new(config.max_concurrent_batches.max(1)),
                 appends: AppendHealth::default(),
                 config,
-                topics: [pins.to_owned(), geos.to_owned(), users.to_owned()],
+                events: metrics::EventMetrics::new(&topics),
+                http: metrics::HttpMetrics::new(),
+                topics,
             }),
         }
     }
@@ -135,6 +143,7 @@ impl AppState {
 
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
+    let http = state.inner.http.clone();
     let api = Router::new()
         .route("/pin/", post(handlers::post_pin))
         .route("/pin", post(handlers::post_pin))
@@ -155,8 +164,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state);
     // The layer covers the docs routes too, whose 404/405 would otherwise be empty.
+    // Outermost, the metrics see the final status and the whole time.
     api.merge(openapi::docs())
         .layer(axum::middleware::from_fn(handlers::json_errors))
+        .layer(axum::middleware::from_fn_with_state(http, metrics::track))
 }
 
 /// Serves the API on `listener` with the connection `limits` until `shutdown` resolves, then

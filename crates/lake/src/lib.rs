@@ -7,6 +7,7 @@
 mod conditional;
 mod events;
 pub mod layout;
+pub mod metrics;
 pub mod raw;
 pub mod storage;
 pub mod writer;

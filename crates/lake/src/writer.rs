@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::layout::KINDS;
+use crate::metrics::LakeMetrics;
 use crate::raw::{self, RawFile};
 use crate::storage::Lake;
 use crate::{LakeError, events};
@@ -95,10 +96,12 @@ pub async fn run(
         Until::CaughtUp => Some(member::log_ends(log).await?),
         Until::Stopped => None,
     };
+    let topics = topics.map(str::to_owned);
     let mut writer = Writer {
         config,
         lake,
-        topics: topics.map(str::to_owned),
+        metrics: LakeMetrics::new(&topics, &config.group),
+        topics,
         buffers: BTreeMap::new(),
         next: HashMap::new(),
         buffered_bytes: 0,
@@ -113,6 +116,7 @@ pub async fn run(
 struct Writer<'a> {
     config: &'a LakeWriterConfig,
     lake: &'a Lake,
+    metrics: LakeMetrics,
     topics: [String; 3],
     /// Records not yet written, per owned partition, in offset order.
     buffers: BTreeMap<PartitionKey, Vec<Record>>,
@@ -158,9 +162,11 @@ impl Writer<'_> {
             let owned = member::owned(consumer);
             if member::assignment_changed(&owned, &self.next) {
                 let sought = self.resync(consumer, &owned).await?;
+                self.metrics.member.assigned(owned.len());
                 records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
             self.buffer(records);
+            self.gauge_buffers();
             let full = self.buffered_bytes >= self.config.roll_bytes;
             let old = self.oldest.is_some_and(|o| o.elapsed() >= roll_after);
             if full || old {
@@ -173,6 +179,24 @@ impl Writer<'_> {
         }
         self.flush(consumer, stop).await?;
         Ok(())
+    }
+
+    /// Sets the buffered records and bytes gauges per topic.
+    fn gauge_buffers(&self) {
+        for (topic, m) in self.topics.iter().zip(&self.metrics.topics) {
+            let (mut records, mut bytes) = (0usize, 0usize);
+            for ((t, _), held) in &self.buffers {
+                if t == topic {
+                    records += held.len();
+                    bytes += held
+                        .iter()
+                        .map(|r| r.value.as_ref().map_or(0, Vec::len))
+                        .sum::<usize>();
+                }
+            }
+            m.buffered_records.set(records as f64);
+            m.buffered_bytes.set(bytes as f64);
+        }
     }
 
     /// True when every partition is read up to `targets` (what is buffered is written on the
@@ -269,7 +293,9 @@ impl Writer<'_> {
             let Some(kind) = self.kind_of(&topic) else {
                 continue;
             };
+            let index = self.topics.iter().position(|t| *t == topic).unwrap_or(0);
             for run in runs_by_date(&records) {
+                let started = Instant::now();
                 let file = RawFile {
                     kind: kind.to_owned(),
                     date: raw::receive_date(run[0].timestamp_ms),
@@ -284,6 +310,7 @@ impl Writer<'_> {
                     match self.lake.put_durable(&file.path(), bytes.clone()).await {
                         Ok(()) => break,
                         Err(e) => {
+                            self.metrics.topics[index].errors.increment(1);
                             // The records stay in hand (not committed), so nothing is lost
                             // while the lake is down; a stop here leaves them to the next run.
                             events::WriteRetry {
@@ -298,6 +325,13 @@ impl Writer<'_> {
                         }
                     }
                 }
+                let m = &self.metrics.topics[index];
+                self.metrics
+                    .file_write
+                    .record(started.elapsed().as_secs_f64());
+                m.files.increment(1);
+                m.bytes.increment(size);
+                m.records.increment(run.len() as u64);
                 self.stats.files += 1;
                 self.stats.file_bytes += size;
                 self.stats.records += run.len() as u64;
@@ -314,6 +348,7 @@ impl Writer<'_> {
         }
         self.buffered_bytes = 0;
         self.oldest = None;
+        self.gauge_buffers();
         if !commits.is_empty() {
             // The raw zone is the truth; the group's offsets only follow it (for lag and tools).
             match consumer.commit(&commits).await {

@@ -21,6 +21,7 @@ use rdkafka::message::{BorrowedMessage, Header, Headers as _, Message as _, Owne
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::metrics::AppendMetrics;
 use crate::{
     CommitOffset, LogConfig, LogError, NewRecord, PartitionInfo, Position, Record, TopicInfo,
 };
@@ -40,6 +41,7 @@ struct Inner {
     producer: FutureProducer,
     /// A group-less client for metadata and watermarks.
     meta: BaseConsumer,
+    metrics: AppendMetrics,
 }
 
 /// How long librdkafka retries a message the broker has not acknowledged, at least.
@@ -90,6 +92,7 @@ impl KafkaLog {
                 config: config.clone(),
                 producer,
                 meta,
+                metrics: AppendMetrics::new(config),
             }),
         };
         log.create_missing_topics().await?;
@@ -188,6 +191,7 @@ impl KafkaLog {
             }
         }
         let timeout = self.inner.config.append_timeout();
+        let started = std::time::Instant::now();
         let all = futures_join_all(deliveries);
         let results = tokio::time::timeout(timeout, all)
             .await
@@ -203,7 +207,16 @@ impl KafkaLog {
                 Err(_) => return Err(LogError::Unavailable("the kafka producer stopped".into())),
             }
         }
+        let metrics = &self.inner.metrics;
+        metrics
+            .commit_duration
+            .record(started.elapsed().as_secs_f64());
+        metrics.commit_records.record(positions.len() as f64);
         Ok(positions)
+    }
+
+    pub(crate) fn append_metrics(&self) -> &AppendMetrics {
+        &self.inner.metrics
     }
 
     pub(crate) async fn topics(&self) -> Result<Vec<TopicInfo>, LogError> {

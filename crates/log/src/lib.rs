@@ -15,15 +15,18 @@
 //! in-sync replicas on Kafka): that is what lets ingest answer 200.
 
 pub mod config;
+pub mod group_offsets;
 pub mod kafka;
 pub mod local;
 pub mod member;
+pub mod metrics;
 mod partition;
 
 use std::path::Path;
 use std::time::Duration;
 
 pub use config::{KafkaConfig, LogConfig, RetentionConfig};
+pub use group_offsets::GroupOffsets;
 pub use partition::partition_for_key;
 
 /// A record to append. The value is kept exactly as given (lossless).
@@ -214,10 +217,22 @@ impl EventLog {
         topic: &str,
         records: Vec<NewRecord>,
     ) -> Result<Vec<Position>, LogError> {
-        match self {
+        let metrics = match self {
+            EventLog::Local(log) => log.append_metrics(),
+            EventLog::Kafka(log) => log.append_metrics(),
+        };
+        let count = records.len();
+        let bytes = records.iter().map(|r| r.value.len()).sum();
+        metrics.pending.increment(1.0);
+        let result = match self {
             EventLog::Local(log) => log.append(topic, records).await,
             EventLog::Kafka(log) => log.append(topic, records).await,
+        };
+        metrics.pending.decrement(1.0);
+        if result.is_ok() {
+            metrics.appended(topic, count, bytes);
         }
+        result
     }
 
     /// Topics with their partitions and offsets, sorted by name.

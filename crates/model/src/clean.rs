@@ -54,6 +54,19 @@ pub enum Unusable {
     },
 }
 
+impl Unusable {
+    /// A short code for the kind of problem (the dead-letter metrics' `reason` label; the
+    /// `dead_letter` table keeps the full message).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unusable::InvalidJson(_) => "invalid_json",
+            Unusable::NotAnObject(_) => "not_object",
+            Unusable::MissingField(_) => "missing_field",
+            Unusable::WrongType { .. } => "wrong_type",
+        }
+    }
+}
+
 /// `media_type` of a clean pin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -50,6 +50,9 @@ pub struct Config {
     /// The scheduler (`pinpipe schedule`, part of `pinpipe up`) and the Airflow DAG.
     #[serde(default)]
     pub schedule: pinpipe_schedule::ScheduleConfig,
+    /// The admin listener: metrics, dashboard, overview (every long-running command).
+    #[serde(default)]
+    pub observe: pinpipe_observe::ObserveConfig,
 }
 
 /// Settings of `pinpipe clean`.
@@ -74,6 +77,7 @@ impl Default for Config {
             lake_writer: pinpipe_lake::LakeWriterConfig::default(),
             batch: pinpipe_batch::BatchConfig::default(),
             schedule: pinpipe_schedule::ScheduleConfig::default(),
+            observe: pinpipe_observe::ObserveConfig::default(),
         }
     }
 }

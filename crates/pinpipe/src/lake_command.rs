@@ -7,6 +7,7 @@ use anyhow::Context;
 use pinpipe_lake::Until;
 
 use crate::config::Config;
+use crate::observe::{ObserveArgs, Observer, Parts};
 use crate::parts;
 use crate::signal::stop_on_signal;
 
@@ -16,13 +17,24 @@ pub struct Args {
     /// Write everything the log holds now, then stop (instead of running until a signal).
     #[arg(long)]
     once: bool,
+
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// Runs the lake writer until a shutdown signal (or, with `--once`, until caught up).
 pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
+    let observer = Observer::install(config, &args.observe).await?;
     let log = parts::open_log(config).await?;
     let lake = parts::open_reachable_lake(config).await?;
     let stopped = stop_on_signal();
+    if let Some(observer) = observer {
+        let parts = Parts {
+            log: Some(log.clone()),
+            serving_url: None,
+        };
+        observer.serve(config, parts, stopped.clone());
+    }
     let until = if args.once {
         Until::CaughtUp
     } else {

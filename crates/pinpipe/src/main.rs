@@ -4,6 +4,7 @@
 //! the shared modules (`config`, `parts`, `signal`, `output`), never one another.
 
 mod config;
+mod observe;
 mod output;
 mod parts;
 mod signal;
@@ -15,6 +16,7 @@ mod batch_command;
 mod clean_command;
 mod config_command;
 mod emulate_command;
+mod grafana_dashboard_command;
 mod lake_command;
 mod reconcile_command;
 mod runs_command;
@@ -51,6 +53,11 @@ struct Cli {
     /// Where pinpipe keeps its data [default: ./pinpipe-data].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// How the commands that log write their lines on stderr: `text` for people, `json` (one
+    /// object a line) for log collectors.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -112,6 +119,17 @@ enum Command {
     Task(task_command::Args),
     /// Write an Apache Airflow 3 DAG file that runs the daily DAG with this configuration.
     AirflowDag(airflow_dag_command::Args),
+    /// Write the Grafana dashboard for pinpipe's metrics (deploy/grafana/pinpipe.json).
+    GrafanaDashboard(grafana_dashboard_command::Args),
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Command {
@@ -137,7 +155,8 @@ impl Command {
             | Command::Sql(_)
             | Command::Analytics(_)
             | Command::Runs(_)
-            | Command::AirflowDag(_) => false,
+            | Command::AirflowDag(_)
+            | Command::GrafanaDashboard(_) => false,
         }
     }
 
@@ -148,9 +167,10 @@ impl Command {
             // about half the CPU per request, leaving the other core to the server under test.
             Command::Emulate(_) => tokio::runtime::Builder::new_current_thread(),
             // No I/O beyond standard input and output and files.
-            Command::Clean(_) | Command::Config(_) | Command::AirflowDag(_) => {
-                tokio::runtime::Builder::new_current_thread()
-            }
+            Command::Clean(_)
+            | Command::Config(_)
+            | Command::AirflowDag(_)
+            | Command::GrafanaDashboard(_) => tokio::runtime::Builder::new_current_thread(),
             // Network and log I/O.
             _ => tokio::runtime::Builder::new_multi_thread(),
         };
@@ -179,6 +199,7 @@ impl Command {
             Command::Runs(args) => runs_command::run(config, &args).await,
             Command::Task(args) => task_command::run(config, &args).await,
             Command::AirflowDag(args) => airflow_dag_command::run(config, config_file, &args),
+            Command::GrafanaDashboard(args) => grafana_dashboard_command::run(&args),
         }
     }
 }
@@ -189,7 +210,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("pinpipe: error: {error:#}");
-            ExitCode::FAILURE
+            if error.downcast_ref::<observe::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -198,14 +223,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), cli.data_dir)?;
     if cli.command.logs() {
-        init_tracing();
+        init_tracing(cli.log_format);
     }
     let runtime = cli.command.runtime()?;
     runtime.block_on(cli.command.run(&config, cli.config.as_deref()))
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the level (default `info`).
-fn init_tracing() {
+/// Logs to stderr as `format` says; `RUST_LOG` overrides the level (default `info`).
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,buoyant_kernel=warn,deltalake_core=warn")
     });
@@ -213,10 +238,12 @@ fn init_tracing() {
     // A log line that cannot be written (stderr redirected to a full disk) is dropped: by default
     // the subscriber reports it with eprintln!, which panics when stderr cannot be written, in
     // whatever thread logged (a request's task, the event log's writer).
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
         .with_writer(std::io::stderr)
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::observe::{ObserveArgs, Observer, Parts};
 use crate::parts::DagParts;
 use crate::signal::stop_on_signal;
 
@@ -18,13 +19,24 @@ pub struct Args {
     /// Pretend the clock reads this (RFC 3339), advancing from there: to try a schedule.
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
+
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// Runs the scheduler until a signal (or once).
 pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let observer = Observer::install(config, &options.observe).await?;
     let parts = DagParts::open(config).await?;
     let ctx = parts.context(config);
     let stop = stop_on_signal();
+    if let Some(observer) = observer {
+        let observed = Parts {
+            log: Some(parts.log.clone()),
+            serving_url: Some(parts.serving_url.clone()),
+        };
+        observer.serve(config, observed, stop.clone());
+    }
     tracing::info!(cron = %config.schedule.cron, catchup = config.schedule.catchup, "scheduler running");
     match options.now {
         Some(at) => {

@@ -12,6 +12,7 @@ use pinpipe_emulate::{EmulateConfig, Loaded, Plan};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::observe::{ObserveArgs, Observer, Parts};
 use crate::parts::{self, DagParts, IngestApi};
 use crate::signal::shutdown_signal;
 
@@ -31,6 +32,9 @@ pub struct Args {
     /// original pacing, one record then a 0–2 s pause].
     #[arg(long, value_name = "N", requires = "emulate")]
     emulate_rate: Option<f64>,
+
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// What `up` runs, as its banner says it.
@@ -66,6 +70,8 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let config = &config;
 
+    // The recorder first: the parts make their metric handles as they open.
+    let observer = Observer::install(config, &args.observe).await?;
     // Everything is opened before anything starts, so a part that cannot be opened stops `up`
     // with nothing running.
     let log = parts::open_log(config).await?;
@@ -90,6 +96,10 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         "  ingest API   http://{address}/pin/  /geo/  /user/   (batches: /pins /geos /users)"
     );
     eprintln!("  API docs     http://{address}/docs");
+    if let Some(observer) = &observer {
+        let admin = observer.address;
+        eprintln!("  dashboard    http://{admin}/dashboard   (metrics: http://{admin}/metrics)");
+    }
     eprintln!("  event log    {}", parts::log_description(config, &log));
     if emulator.is_some() {
         eprintln!("  emulator     sending events to http://{address} (see `pinpipe topics`)");
@@ -111,6 +121,14 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     // Stopped in the reverse order (the speed layer, the scheduler, the lake writer), after the
     // API has drained: the speed layer applies what is left in hand, the lake writer writes what
     // it holds.
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    if let Some(observer) = observer {
+        let parts = Parts {
+            log: Some(log.clone()),
+            serving_url: Some(dag.serving_url.clone()),
+        };
+        observer.serve(config, parts, admin_stopped);
+    }
     let stages = vec![
         lake_writer(config, &log, lake),
         scheduler(config, dag),
@@ -135,6 +153,7 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     for stage in stages.into_iter().rev() {
         stage.stop().await;
     }
+    let _ = admin_stop.send(true);
     parts::flush_log(log).await?;
     Ok(ExitCode::SUCCESS)
 }

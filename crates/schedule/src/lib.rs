@@ -13,6 +13,7 @@
 //! serving DB. [`airflow`] writes the same DAG for Apache Airflow.
 
 pub mod airflow;
+pub mod metrics;
 pub mod reconcile;
 
 use std::collections::BTreeSet;
@@ -248,6 +249,7 @@ pub async fn run_dag(
                     ctx.db
                         .end_task(&run_id, task, attempt, "success", None)
                         .await?;
+                    metrics::attempt_finished(task, "success");
                     tracing::info!(%date, task, attempt, "task done");
                     break;
                 }
@@ -255,6 +257,7 @@ pub async fn run_dag(
                     ctx.db
                         .end_task(&run_id, task, attempt, "failed", Some(&e))
                         .await?;
+                    metrics::attempt_finished(task, "failed");
                     tracing::warn!(%date, task, attempt, "task failed: {e}");
                     if *stop.borrow() {
                         outcome = Outcome::Stopped;

@@ -9,6 +9,7 @@
 //! by compare-and-set, so a member that lost its partitions in a rebalance cannot write them.
 
 mod events;
+pub mod metrics;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -85,11 +86,13 @@ pub async fn run(
     config: &StreamConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<StreamStats, StreamError> {
-    let topics = log_config.topic_names();
-    let mut consumer = log.consumer(&config.group, &topics).await?;
+    let names = log_config.topic_names();
+    let mut consumer = log.consumer(&config.group, &names).await?;
+    let topics = names.map(str::to_owned);
     let mut member = Member {
         config,
-        topics: topics.map(str::to_owned),
+        metrics: metrics::StreamMetrics::new(&topics, &config.group),
+        topics,
         db,
         positions: HashMap::new(),
         stats: StreamStats::default(),
@@ -101,6 +104,7 @@ pub async fn run(
 
 struct Member<'a> {
     config: &'a StreamConfig,
+    metrics: metrics::StreamMetrics,
     topics: [String; 3],
     db: &'a ServingDb,
     /// Per owned partition: the next offset the serving DB holds (`None`: it holds none yet).
@@ -125,6 +129,12 @@ impl Member<'_> {
             let Some(mut records) = polled else {
                 break;
             };
+            let started = Instant::now();
+            for record in &records {
+                if let Some(i) = topic_index(&self.topics, &record.topic) {
+                    self.metrics.topics[i].read.increment(1);
+                }
+            }
             events::Polled {
                 records: records.len(),
             }
@@ -134,6 +144,7 @@ impl Member<'_> {
                 // Partitions came or went: start each owned one where the serving DB says. Records
                 // polled from a partition that had to be moved are read again after the seek.
                 let sought = self.resync(consumer, &owned, false, stop).await?;
+                self.metrics.member.assigned(owned.len());
                 records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
             if records.is_empty() {
@@ -143,7 +154,7 @@ impl Member<'_> {
                 }
                 continue;
             }
-            match self.apply(&records, stop).await {
+            match self.apply(&records, started, stop).await {
                 Ok(Some(moves)) => {
                     // The log's own group offsets follow, for tools that read them; the serving
                     // DB's are the ones that count.
@@ -161,6 +172,7 @@ impl Member<'_> {
                 }
                 Ok(None) => break, // stopped while the DB was down
                 Err(ServingError::Fenced { topic, partition }) => {
+                    self.metrics.retry_fenced.increment(1);
                     events::Fenced {
                         topic: &topic,
                         partition,
@@ -231,9 +243,11 @@ impl Member<'_> {
     async fn apply(
         &mut self,
         records: &[Record],
+        started: Instant,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Option<Vec<OffsetMove>>, ServingError> {
-        let change = change(&self.topics, &self.positions, records);
+        let mut tally = Tally::default();
+        let change = change(&self.topics, &self.positions, records, &mut tally);
         if change.offsets.is_empty() {
             return Ok(Some(Vec::new()));
         }
@@ -243,6 +257,7 @@ impl Member<'_> {
                 Ok(()) => break,
                 Err(e) if e.is_retryable() => {
                     self.stats.retries += 1;
+                    self.metrics.retry_unavailable.increment(1);
                     events::ApplyRetry { error: &e }.emit();
                     if !backoff.wait(stop).await {
                         return Ok(None);
@@ -258,7 +273,31 @@ impl Member<'_> {
         self.stats.batches += 1;
         self.stats.records += change.records;
         self.stats.dead_letters += change.dead.len() as u64;
+        self.count(&tally, change.records, started);
         Ok(Some(change.offsets))
+    }
+
+    /// Counts a committed micro-batch: applied records and dead letters per topic, its size and
+    /// duration, and each record's time from receipt to commit.
+    fn count(&self, tally: &Tally, records: u64, started: Instant) {
+        let m = &self.metrics;
+        m.batch_duration.record(started.elapsed().as_secs_f64());
+        m.batch_records.record(records as f64);
+        let now_ms = pinpipe_log::now_ms();
+        for (i, topic) in m.topics.iter().enumerate() {
+            topic.applied.increment(tally.applied[i]);
+            for received in &tally.received_ms[i] {
+                topic
+                    .end_to_end
+                    .record(((now_ms - received).max(0) as f64) / 1000.0);
+            }
+            if let Some(newest) = tally.received_ms[i].iter().max() {
+                topic.last_received.set((*newest as f64) / 1000.0);
+            }
+        }
+        for (topic, reason) in &tally.dead {
+            m.dead(*topic, reason).increment(1);
+        }
     }
 
     /// Logs progress and the lag (records behind the log's end) of the owned partitions.
@@ -277,10 +316,22 @@ impl Member<'_> {
 /// The change a batch of records makes: the latest record per key, every pin event for the
 /// windows, dead letters, and the offsets. Records before a partition's position (already
 /// applied) are skipped.
+/// What a micro-batch did, per topic (index in pins, geos, users), for the metrics.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Clean records applied.
+    applied: [u64; 3],
+    /// Receive time of every record applied or dead-lettered.
+    received_ms: [Vec<i64>; 3],
+    /// Each dead letter's topic and reason code.
+    dead: Vec<(usize, &'static str)>,
+}
+
 fn change(
     topics: &[String; 3],
     positions: &HashMap<PartitionKey, Option<u64>>,
     records: &[Record],
+    tally: &mut Tally,
 ) -> Change {
     let mut pins: LatestByKey<String, pinpipe_model::CleanPin<'static>> = LatestByKey::new();
     let mut geos: LatestByKey<i64, pinpipe_model::CleanGeo<'static>> = LatestByKey::new();
@@ -306,15 +357,22 @@ fn change(
         let Some(kind) = kind_of(topics, &record.topic) else {
             continue;
         };
+        let topic = topic_index(topics, &record.topic).unwrap_or(0);
+        tally.received_ms[topic].push(record.timestamp_ms);
         let Some(value) = record.value.as_deref() else {
             change
                 .dead
                 .push(dead(record, origin, "empty record (no value)".to_owned()));
+            tally.dead.push((topic, "empty"));
             continue;
         };
         match kind.clean_json(value).map(CleanRecord::into_owned) {
-            Err(reason) => change.dead.push(dead(record, origin, reason.to_string())),
+            Err(reason) => {
+                tally.dead.push((topic, reason.code()));
+                change.dead.push(dead(record, origin, reason.to_string()));
+            }
             Ok(CleanRecord::Pin(pin)) => {
+                tally.applied[topic] += 1;
                 change.windows.push(WindowEvent {
                     window_start: pinpipe_serving::window_start(origin.received_at),
                     category: pin.category.as_deref().unwrap_or_default().to_owned(),
@@ -325,8 +383,14 @@ fn change(
                 });
                 pins.offer(origin, pin.unique_id.to_string(), pin);
             }
-            Ok(CleanRecord::Geo(geo)) => geos.offer(origin, geo.ind, geo),
-            Ok(CleanRecord::User(user)) => users.offer(origin, user.ind, user),
+            Ok(CleanRecord::Geo(geo)) => {
+                tally.applied[topic] += 1;
+                geos.offer(origin, geo.ind, geo);
+            }
+            Ok(CleanRecord::User(user)) => {
+                tally.applied[topic] += 1;
+                users.offer(origin, user.ind, user);
+            }
         }
     }
     change.pins = winners(pins);
@@ -348,6 +412,10 @@ fn change(
         })
         .collect();
     change
+}
+
+fn topic_index(topics: &[String; 3], topic: &str) -> Option<usize> {
+    topics.iter().position(|name| name == topic)
 }
 
 fn kind_of(topics: &[String; 3], topic: &str) -> Option<EventType> {
@@ -435,7 +503,7 @@ mod tests {
                 Some(r#"{"ind": 3, "country": "Peru"}"#),
             ),
         ];
-        let change = change(&topics(), &owned, &records);
+        let change = change(&topics(), &owned, &records, &mut Tally::default());
         assert_eq!(change.records, 6, "records counted");
         let mut pins: Vec<(String, Option<String>)> = change
             .pins
@@ -505,7 +573,7 @@ mod tests {
                 record("pins", 0, 901, 3_000, Some(r#"{"index": 1}"#)),
             ],
         ] {
-            let change = change(&topics(), &owned, &records);
+            let change = change(&topics(), &owned, &records, &mut Tally::default());
             assert_eq!(change.pins.len(), 1);
             assert_eq!(change.pins[0].0.title.as_deref(), Some("late"));
         }

@@ -1,17 +1,17 @@
 //! The committed offsets of a consumer group, read without joining the group (joining would take
 //! partitions from the speed layer or the lake writer).
 //!
-//! `pinpipe_log::EventLog` offers a group's committed offsets only to a member
+//! [`crate::EventLog`] offers a group's committed offsets only to a member
 //! (`Consumer::committed`), so this reads them where each backend keeps them: the local log's
 //! `group_offsets` table (its SQLite file opened read-only, as `pinpipe topics` reads it from
-//! another process), and on Kafka an OffsetFetch by a client that never subscribes. When the log
-//! crate gains a `group_offsets` of its own, this module should call it instead.
+//! another process), and on Kafka an OffsetFetch by a client that never subscribes. The
+//! dashboard and the lag gauges ([`crate::metrics::OffsetGauges`]) read them here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pinpipe_log::{EventLog, LogConfig};
+use crate::{EventLog, LogConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -45,7 +45,7 @@ impl GroupOffsets {
                     .trim_end_matches('/');
                 let mut client = rdkafka::ClientConfig::new();
                 client.set("bootstrap.servers", brokers);
-                client.set("client.id", "pinpipe-dashboard");
+                client.set("client.id", "pinpipe-offsets");
                 for (k, v) in &config.kafka.properties {
                     client.set(k, v);
                 }
