@@ -16,6 +16,7 @@ mod faults;
 mod golden;
 mod ingest_api;
 mod ingest_malformed;
+mod observe;
 mod schedule;
 mod stream;
 mod stream_faults;

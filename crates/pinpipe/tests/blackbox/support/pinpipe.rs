@@ -28,8 +28,12 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// What `serve` and `up` print on stdout once they listen, followed by `IP:PORT`.
 const LISTENING: &str = "pinpipe: ingest API listening on http://";
 
+/// What the long-running commands print on stdout once their admin listener is bound.
+const ADMIN_LISTENING: &str = "pinpipe: admin listening on http://";
+
 /// `pinpipe` with the caller's `PINPIPE_*` variables removed (so the tests do not depend on the
-/// shell), in `work_dir`.
+/// shell), in `work_dir`, its admin listener on a free port (tests run side by side; the default
+/// 127.0.0.1:8001 would be taken).
 pub fn command(work_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pinpipe"));
     scrub(&mut command);
@@ -41,6 +45,7 @@ fn scrub(command: &mut Command) {
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PINPIPE_")) {
         command.env_remove(key);
     }
+    command.env("PINPIPE_OBSERVE__LISTEN", "127.0.0.1:0");
 }
 
 /// A `pinpipe` command to start: built by [`Pinpipe::command`].
@@ -247,6 +252,32 @@ impl Pinpipe {
     /// `http://ADDR/PATH`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr())
+    }
+
+    /// The address its admin listener bound (`/metrics`, `/dashboard`), once it has printed it.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let found = self.stdout_text().lines().find_map(|line| {
+                line.strip_prefix(ADMIN_LISTENING)
+                    .and_then(|addr| addr.trim().parse().ok())
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pinpipe {:?} printed no admin address within {START_TIMEOUT:?}:\n{}",
+                self.launch.args,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://ADMIN/PATH`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin_addr())
     }
 
     /// The process id.
