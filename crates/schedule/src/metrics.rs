@@ -98,6 +98,13 @@ pub fn describe() {
     for state in RUN_STATES {
         gauge!(RUNS, "state" => state).set(0.0);
     }
+    // Timestamps at 0 until there is a run ("never"), so that alerts on them fire from the start.
+    for timestamp in [BATCH_LATEST_DATE, BATCH_LAST_SUCCESS, LAST_SUCCESS] {
+        gauge!(timestamp).set(0.0);
+    }
+    for task in TASKS {
+        gauge!(TASK_LAST_DURATION, "task" => task).set(0.0);
+    }
 }
 
 /// Counts an attempt this process finished.

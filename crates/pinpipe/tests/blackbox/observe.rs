@@ -148,6 +148,31 @@ fn documented() -> BTreeMap<String, (String, BTreeSet<String>)> {
         .collect()
 }
 
+/// The scrape's `pinpipe_*` families against `docs/metrics.md`: every scraped family is
+/// documented with the same type and label names; with `both_ways`, every documented family is
+/// scraped too.
+fn assert_families_match_docs(scrape: &Scrape, both_ways: bool) {
+    let scraped = scrape.families();
+    let documented = documented();
+    let undocumented: Vec<_> = scraped
+        .keys()
+        .filter(|k| !documented.contains_key(*k))
+        .collect();
+    assert!(undocumented.is_empty(), "scraped but not documented: {undocumented:?}");
+    if both_ways {
+        let missing: Vec<_> = documented
+            .keys()
+            .filter(|k| !scraped.contains_key(*k))
+            .collect();
+        assert!(missing.is_empty(), "documented but not scraped: {missing:?}");
+    }
+    for (name, (kind, labels)) in &scraped {
+        let (documented_kind, documented_labels) = &documented[name];
+        assert_eq!(kind, documented_kind, "type of {name}");
+        assert_eq!(labels, documented_labels, "labels of {name}");
+    }
+}
+
 /// `promtool` from the Prometheus package (scripts/test installs it); `None` outside CI when it
 /// is missing (the check is then reported as not run).
 fn promtool() -> Option<&'static str> {
@@ -218,30 +243,9 @@ fn the_scrape_is_clean_documented_and_created_at_zero() {
         );
     }
 
-    // D2: the families equal docs/metrics.md, both ways, with types and label names.
-    let scraped = scrape.families();
-    let documented = documented();
-    let missing: Vec<_> = documented
-        .keys()
-        .filter(|k| !scraped.contains_key(*k))
-        .collect();
-    let undocumented: Vec<_> = scraped
-        .keys()
-        .filter(|k| !documented.contains_key(*k))
-        .collect();
-    assert!(
-        missing.is_empty() && undocumented.is_empty(),
-        "documented but not scraped: {missing:?}; scraped but not documented: {undocumented:?}"
-    );
-    for (name, (kind, labels)) in &documented {
-        let (scraped_kind, scraped_labels) = &scraped[name];
-        assert_eq!(scraped_kind, kind, "type of {name}");
-        // A family whose series appear with their first use (HTTP statuses) has at least one
-        // series here; compare label names wherever the scrape shows some.
-        if !scraped_labels.is_empty() || labels.is_empty() {
-            assert_eq!(scraped_labels, labels, "labels of {name}");
-        }
-    }
+    // D2 (before any run or request): every family scraped is documented, with its type and
+    // labels; the rest appear with their first use (checked both ways after a load and a run).
+    assert_families_match_docs(&scrape, false);
 
     // Every (topic, reason) of rejects and dead letters exists at 0, and each group's gauges for
     // all 9 partitions.
@@ -297,7 +301,10 @@ fn the_scrape_is_clean_documented_and_created_at_zero() {
     assert!(body.contains("\"detail\""), "{body}");
     let (status, body) = get(admin, "/api/v1/overview?since=x");
     assert_eq!(status, 400, "{body}");
-    let out = pinpipe(dir.path(), &["config"], &[], "");
+    // Without the launcher's port-0 setting: the binary's own default.
+    let mut config = crate::support::command(dir.path());
+    config.env_remove("PINPIPE_OBSERVE__LISTEN").arg("config");
+    let out = config.output().unwrap();
     assert!(
         text(&out.stdout).contains("listen = \"127.0.0.1:8001\""),
         "the default admin address is loopback"
@@ -559,6 +566,8 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
             "{code}: {seconds} vs {stage}"
         );
     }
+    // D2 both ways, now that requests were answered and a run finished.
+    assert_families_match_docs(&scrape, true);
     let midnight = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
         .unwrap()
         .and_hms_opt(0, 0, 0)
