@@ -301,10 +301,15 @@ async fn run_task(
 ) -> (Result<(), String>, Option<String>) {
     let done = match task {
         "wait_watermark" => wait_watermark(ctx, date).await,
-        "batch" => pinpipe_batch::job::run(ctx.lake, ctx.batch, date, None, &pinpipe_batch::Quiet)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        "batch" => {
+            // The summary (counts, stage times) goes into the run history as the task's detail.
+            return match pinpipe_batch::job::run(ctx.lake, ctx.batch, date, None, &pinpipe_batch::Quiet)
+                .await
+            {
+                Ok(summary) => (Ok(()), serde_json::to_string(&summary).ok()),
+                Err(e) => (Err(e.to_string()), None),
+            };
+        }
         "reconcile" => return reconcile_task(ctx, date).await,
         "publish" => pinpipe_batch::job::publish(ctx.lake, ctx.batch, date, ctx.db)
             .await

@@ -138,6 +138,9 @@ pub async fn refresh(db: &ServingDb, cron: &Cron, catchup_days: u32) -> Result<(
     let mut last_success: Option<DateTime<Utc>> = None;
     let mut succeeded = BTreeSet::new();
     let mut latest_attempt: BTreeMap<String, (DateTime<Utc>, f64)> = BTreeMap::new();
+    // The newest batch summary with stages: a DAG run's batch task detail, or below a
+    // `pinpipe batch`'s row in `batch_runs`.
+    let mut stages: Option<(DateTime<Utc>, Vec<serde_json::Value>)> = None;
     for run in &runs {
         if let Some(count) = per_state.get_mut(run.state.as_str()) {
             *count += 1;
@@ -150,6 +153,17 @@ pub async fn refresh(db: &ServingDb, cron: &Cron, catchup_days: u32) -> Result<(
             let Some(ended) = task.ended_at else {
                 continue;
             };
+            if task.task == "batch"
+                && task.state == "success"
+                && stages.as_ref().is_none_or(|(at, _)| ended > *at)
+                && let Some(list) = task
+                    .detail
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    .and_then(|d| d.get("stages").and_then(serde_json::Value::as_array).cloned())
+            {
+                stages = Some((ended, list));
+            }
             let duration = (ended - task.started_at).as_seconds_f64().max(0.0);
             let entry = latest_attempt
                 .entry(task.task.clone())
@@ -182,12 +196,16 @@ pub async fn refresh(db: &ServingDb, cron: &Cron, catchup_days: u32) -> Result<(
     if let Some(latest) = db.batch_runs(1).await?.into_iter().next() {
         gauge!(BATCH_LATEST_DATE).set(seconds(midnight(latest.dt)));
         gauge!(BATCH_LAST_SUCCESS).set(seconds(latest.finished_at));
-        let stages = latest
+        if let Some(list) = latest
             .summary
             .get("stages")
             .and_then(serde_json::Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+            && stages.as_ref().is_none_or(|(at, _)| latest.finished_at > *at)
+        {
+            stages = Some((latest.finished_at, list.clone()));
+        }
+    }
+    if let Some((_, stages)) = stages {
         for stage in stages {
             let Some(name) = stage.get("name").and_then(serde_json::Value::as_str) else {
                 continue;

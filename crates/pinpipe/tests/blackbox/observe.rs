@@ -543,17 +543,19 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
             "{task}"
         );
     }
-    let batch_runs = sql(
-        dir.path(),
-        &data,
-        &[],
-        "SELECT summary FROM batch_runs ORDER BY finished_at DESC LIMIT 1",
-    );
-    let summary: Value = match &batch_runs[0]["summary"] {
-        Value::String(s) => serde_json::from_str(s).unwrap(),
-        other => other.clone(),
-    };
-    for stage in summary["stages"].as_array().unwrap() {
+    // The batch task's summary in `pinpipe runs --json` has the stages the gauges show.
+    let detail = history
+        .iter()
+        .flat_map(|r| r["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["task"] == "batch" && t["state"] == "success")
+        .and_then(|t| t["detail"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no batch task detail in {history:?}"));
+    let summary: Value = serde_json::from_str(&detail).unwrap();
+    let stages = summary["stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stages in {summary}"));
+    assert!(!stages.is_empty());
+    for stage in stages {
         let code: String = stage["name"]
             .as_str()
             .unwrap()
