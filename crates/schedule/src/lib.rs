@@ -303,8 +303,14 @@ async fn run_task(
         "wait_watermark" => wait_watermark(ctx, date).await,
         "batch" => {
             // The summary (counts, stage times) goes into the run history as the task's detail.
-            return match pinpipe_batch::job::run(ctx.lake, ctx.batch, date, None, &pinpipe_batch::Quiet)
-                .await
+            return match pinpipe_batch::job::run(
+                ctx.lake,
+                ctx.batch,
+                date,
+                None,
+                &pinpipe_batch::Quiet,
+            )
+            .await
             {
                 Ok(summary) => (Ok(()), serde_json::to_string(&summary).ok()),
                 Err(e) => (Err(e.to_string()), None),

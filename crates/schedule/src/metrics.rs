@@ -160,7 +160,11 @@ pub async fn refresh(db: &ServingDb, cron: &Cron, catchup_days: u32) -> Result<(
                     .detail
                     .as_deref()
                     .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-                    .and_then(|d| d.get("stages").and_then(serde_json::Value::as_array).cloned())
+                    .and_then(|d| {
+                        d.get("stages")
+                            .and_then(serde_json::Value::as_array)
+                            .cloned()
+                    })
             {
                 stages = Some((ended, list));
             }
@@ -200,7 +204,9 @@ pub async fn refresh(db: &ServingDb, cron: &Cron, catchup_days: u32) -> Result<(
             .summary
             .get("stages")
             .and_then(serde_json::Value::as_array)
-            && stages.as_ref().is_none_or(|(at, _)| latest.finished_at > *at)
+            && stages
+                .as_ref()
+                .is_none_or(|(at, _)| latest.finished_at > *at)
         {
             stages = Some((latest.finished_at, list.clone()));
         }

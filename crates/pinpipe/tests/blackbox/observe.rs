@@ -158,13 +158,19 @@ fn assert_families_match_docs(scrape: &Scrape, both_ways: bool) {
         .keys()
         .filter(|k| !documented.contains_key(*k))
         .collect();
-    assert!(undocumented.is_empty(), "scraped but not documented: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "scraped but not documented: {undocumented:?}"
+    );
     if both_ways {
         let missing: Vec<_> = documented
             .keys()
             .filter(|k| !scraped.contains_key(*k))
             .collect();
-        assert!(missing.is_empty(), "documented but not scraped: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "documented but not scraped: {missing:?}"
+        );
     }
     for (name, (kind, labels)) in &scraped {
         let (documented_kind, documented_labels) = &documented[name];
@@ -280,7 +286,11 @@ fn the_scrape_is_clean_documented_and_created_at_zero() {
             "pinpipe_consumer_lag_records",
             "pinpipe_consumer_lag_seconds",
         ] {
-            assert_eq!(scrape.count(family, &[("group", group)]), 9, "{family} {group}");
+            assert_eq!(
+                scrape.count(family, &[("group", group)]),
+                9,
+                "{family} {group}"
+            );
         }
     }
     assert_eq!(
@@ -400,7 +410,9 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
     let url = server.url("");
     let (code, summary) = emulate_json(
         dir.path(),
-        &["--url", &url, "--count", "150", "--rate", "0", "--seed", "5"],
+        &[
+            "--url", &url, "--count", "150", "--rate", "0", "--seed", "5",
+        ],
     );
     assert_eq!(code, Some(0), "{summary}");
     let events = n(&summary, "accepted");
@@ -418,14 +430,20 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
     let n_events = events as f64;
     let all = n_events + unusable;
 
-    let scrape = wait_for(admin, Duration::from_secs(60), "the whole load applied and written", |s| {
-        s.sum("pinpipe_stream_records_applied_total", &[])
-            + s.sum("pinpipe_stream_dead_letters_total", &[])
-            == all
-            && s.sum("pinpipe_lake_records_written_total", &[]) == all
-            && s.max("pinpipe_consumer_lag_records", &[]) == 0.0
-            && s.sum("pinpipe_log_end_offset", &[]) - s.sum("pinpipe_log_start_offset", &[]) == all
-    });
+    let scrape = wait_for(
+        admin,
+        Duration::from_secs(60),
+        "the whole load applied and written",
+        |s| {
+            s.sum("pinpipe_stream_records_applied_total", &[])
+                + s.sum("pinpipe_stream_dead_letters_total", &[])
+                == all
+                && s.sum("pinpipe_lake_records_written_total", &[]) == all
+                && s.max("pinpipe_consumer_lag_records", &[]) == 0.0
+                && s.sum("pinpipe_log_end_offset", &[]) - s.sum("pinpipe_log_start_offset", &[])
+                    == all
+        },
+    );
     let counts = || {
         format!(
             "accepted {} appended {} applied {} dead {} lake {}",
@@ -464,12 +482,7 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
         unusable
     );
     // Four of each kind, each under its reason.
-    for reason in [
-        "invalid_json",
-        "not_object",
-        "missing_field",
-        "wrong_type",
-    ] {
+    for reason in ["invalid_json", "not_object", "missing_field", "wrong_type"] {
         let have = scrape.sum("pinpipe_stream_dead_letters_total", &[("reason", reason)]);
         assert!(have >= 4.0, "{reason}: {have}");
     }
@@ -501,13 +514,22 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
     let (status, body) = get(admin, "/api/v1/overview");
     assert_eq!(status, 200);
     let overview: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(overview["stages"]["ingest"]["total"].as_f64(), Some(n_events));
+    assert_eq!(
+        overview["stages"]["ingest"]["total"].as_f64(),
+        Some(n_events)
+    );
 
     // D4: a triggered run shows in the run-history gauges.
     let date = today();
     let out = pinpipe(
         dir.path(),
-        &["--data-dir", data.to_str().unwrap(), "trigger", "--date", &date],
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "trigger",
+            "--date",
+            &date,
+        ],
         &[],
         "",
     );
@@ -560,7 +582,13 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
             .as_str()
             .unwrap()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let seconds = scrape.max("pinpipe_batch_last_run_stage_seconds", &[("stage", &code)]);
         assert!(
@@ -597,14 +625,30 @@ fn lag_in_seconds_grows_while_the_speed_layer_is_stopped() {
         .spawn();
     let mut load = Pinpipe::command(
         dir.path(),
-        &["emulate", "--url", &server.url(""), "--rate", "200", "--duration", "40s"],
+        &[
+            "emulate",
+            "--url",
+            &server.url(""),
+            "--rate",
+            "200",
+            "--duration",
+            "40s",
+        ],
     )
     .spawn();
     // Caught up first: lag in seconds near 0 while the speed layer runs.
-    wait_for(admin, Duration::from_secs(60), "the speed layer caught up", |s| {
-        s.sum("pinpipe_ingest_events_accepted_total", &[]) > 100.0
-            && s.max("pinpipe_consumer_lag_seconds", &[("group", "pinpipe-stream")]) < 2.0
-    });
+    wait_for(
+        admin,
+        Duration::from_secs(60),
+        "the speed layer caught up",
+        |s| {
+            s.sum("pinpipe_ingest_events_accepted_total", &[]) > 100.0
+                && s.max(
+                    "pinpipe_consumer_lag_seconds",
+                    &[("group", "pinpipe-stream")],
+                ) < 2.0
+        },
+    );
     let signal = |sig: &str| {
         let status = Command::new("kill")
             .args([sig, &stream.pid().to_string()])
@@ -613,7 +657,12 @@ fn lag_in_seconds_grows_while_the_speed_layer_is_stopped() {
         assert!(status.success());
     };
     signal("-STOP");
-    let lag = || Scrape::of(admin).max("pinpipe_consumer_lag_seconds", &[("group", "pinpipe-stream")]);
+    let lag = || {
+        Scrape::of(admin).max(
+            "pinpipe_consumer_lag_seconds",
+            &[("group", "pinpipe-stream")],
+        )
+    };
     std::thread::sleep(Duration::from_secs(4));
     let first = lag();
     std::thread::sleep(Duration::from_secs(8));
@@ -626,7 +675,10 @@ fn lag_in_seconds_grows_while_the_speed_layer_is_stopped() {
     );
     // And back near 0 once it runs again.
     wait_for(admin, Duration::from_secs(60), "lag back near 0", |s| {
-        s.max("pinpipe_consumer_lag_seconds", &[("group", "pinpipe-stream")]) < 2.0
+        s.max(
+            "pinpipe_consumer_lag_seconds",
+            &[("group", "pinpipe-stream")],
+        ) < 2.0
     });
     load.kill();
     stream.stop();
@@ -664,18 +716,19 @@ fn a_real_prometheus_answers_every_dashboard_expression_and_the_alert_tests_pass
         .env(&[("PINPIPE_LAKE_WRITER__ROLL_SECS", "2")])
         .start();
     let admin = server.admin_addr();
-    // A triggered run, so that the batch and schedule panels have series.
+    // A batch run (not a DAG run: its watermark never passes while the emulator sends), so
+    // that the batch stage panels have series.
     wait_for(admin, Duration::from_secs(60), "raw files", |s| {
         s.sum("pinpipe_lake_files_written_total", &[]) >= 3.0
     });
     let data = server.data_dir.to_str().unwrap().to_owned();
     let out = pinpipe(
         dir.path(),
-        &["--data-dir", &data, "trigger", "--date", &today()],
+        &["--data-dir", &data, "batch", "--date", &today()],
         &[],
         "",
     );
-    assert!(out.status.success(), "trigger: {}", text(&out.stderr));
+    assert!(out.status.success(), "batch: {}", text(&out.stderr));
     let prom_dir = dir.path().join("prometheus");
     let port = crate::support::unused_port().to_string();
     let start = Command::new(&script)
