@@ -26,8 +26,15 @@ const TASK_ORDER: [&str; 5] = [
     "retention",
 ];
 
+/// A count: a JSON integer, or a float as the overview's sampler gives its totals and gauges
+/// (`1234.0`), rounded; 0 when absent or negative.
 fn u(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+    v.get(key)
+        .and_then(|n| {
+            n.as_u64()
+                .or_else(|| n.as_f64().map(|f| f.max(0.0).round() as u64))
+        })
+        .unwrap_or(0)
 }
 
 fn fl(v: &Value, key: &str) -> f64 {
@@ -571,6 +578,21 @@ fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
+                if stages.is_empty() {
+                    // The scheduler's publish task records only what it published.
+                    let published = summary
+                        .get("published_rows")
+                        .and_then(Value::as_u64)
+                        .map(|n| format!(" ({n} analytics rows published)"))
+                        .unwrap_or_default();
+                    let _ = write!(
+                        out,
+                        "<div class=\"stagerun\" data-date=\"{dt}\"><span class=\"bar-label\">{dt}</span>\
+                         <span class=\"meta\">no stage times recorded for this run{published}</span></div>",
+                        dt = esc(s(r, "dt")),
+                    );
+                    continue;
+                }
                 let total: f64 = stages.iter().map(|st| fl(st, "seconds")).sum();
                 let _ = write!(
                     out,
@@ -848,6 +870,31 @@ mod tests {
     }
 
     #[test]
+    fn counts_the_sampler_gives_as_floats_are_shown() {
+        // The overview's sampler reads the exposition: its totals and gauges are floats.
+        let overview = json!({"stages": {
+            "ingest": {"rate": 1.0, "total": 1234.0, "errors_per_min": 0.0},
+            "log": {"rate": 1.0, "total": 1234.0, "pending": 3.0, "pending_limit": 16384.0},
+            "stream": {"rate": 1.0, "total": 1200.0, "lag_records": 34.0, "lag_seconds": 0.5, "errors_per_min": 0.0},
+        }});
+        let html = strip(&overview, Utc::now());
+        assert!(
+            html.contains("<dd data-field=\"total\">1\u{202f}234</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("3 / 16\u{202f}384"), "{html}");
+        assert!(
+            html.contains("<dd data-field=\"lag_records\">34</dd>"),
+            "{html}"
+        );
+        let log = log_body(
+            &json!({"backend": "local", "topics": [], "groups": []}),
+            &overview,
+        );
+        assert!(log.contains("of at most 16\u{202f}384"), "{log}");
+    }
+
+    #[test]
     fn runs_grid_has_a_cell_per_task_with_attempts() {
         let runs = json!({"runs": [
             {"run_id": "r2", "dt": "2026-12-01", "trigger": "trigger", "state": "success", "started_at": "2026-12-02T00:00:00Z", "ended_at": "2026-12-02T00:00:09Z", "error": null,
@@ -878,6 +925,15 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("data-task=\"publish\" data-state=\"none\""));
+        // A run published by the scheduler has no stage times in its batch_runs summary.
+        let published = json!({"batch_runs": [{"dt": "2026-12-01", "finished_at": "2026-12-02T00:00:09Z",
+            "summary": {"date": "2026-12-01", "published_rows": 42}}]});
+        let html = runs_body(&runs, Some(&published));
+        assert!(
+            html.contains("no stage times recorded for this run (42 analytics rows published)"),
+            "{html}"
+        );
+        assert!(!html.contains("-0.00"), "{html}");
     }
 
     #[test]
