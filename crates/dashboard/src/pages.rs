@@ -463,9 +463,48 @@ fn duration_text(start: &str, end: Option<&str>) -> String {
     }
 }
 
+/// Per date, the stage times of the newest successful `batch` attempt in the run history: the
+/// scheduler keeps the batch summary as that task's detail, while `batch_runs` then holds what
+/// its `publish` task wrote (no stage times).
+fn history_stages(runs: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    // Runs come newest first.
+    for run in runs {
+        let dt = s(run, "dt");
+        if out.contains_key(dt) {
+            continue;
+        }
+        let found = run
+            .get("tasks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|t| s(t, "task") == "batch" && s(t, "state") == "success")
+            .filter_map(|t| t.get("detail").and_then(Value::as_str))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| v.get("stages").and_then(Value::as_array).cloned())
+            .rfind(|stages| !stages.is_empty());
+        if let Some(stages) = found {
+            out.insert(dt.to_owned(), stages);
+        }
+    }
+    out
+}
+
+/// A task attempt's detail for people: JSON (the batch summary) indented, other text as it is.
+fn detail_text(detail: &str) -> String {
+    match serde_json::from_str::<Value>(detail) {
+        Ok(v @ Value::Object(_)) => {
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| detail.to_owned())
+        }
+        _ => detail.to_owned(),
+    }
+}
+
 fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
     let empty = Vec::new();
     let runs = runs.get("runs").and_then(Value::as_array).unwrap_or(&empty);
+    let from_history = history_stages(runs);
     // The latest run of each date (runs come newest first), and how many runs the date had.
     let mut dates: BTreeMap<&str, (&Value, usize)> = BTreeMap::new();
     let mut tasks: Vec<String> = TASK_ORDER.iter().map(|t| (*t).to_owned()).collect();
@@ -542,6 +581,7 @@ fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_str)
+                        .map(detail_text)
                         .collect::<Vec<_>>()
                         .join("\n");
                     (!text.is_empty()).then(|| format!("attempt {}: {}", u(a, "attempt"), text))
@@ -573,11 +613,16 @@ fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
             out.push_str("<div id=\"stages\">");
             for r in rows {
                 let summary = r.get("summary").cloned().unwrap_or(json!({}));
-                let stages = summary
+                let mut stages = summary
                     .get("stages")
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
+                if stages.is_empty()
+                    && let Some(found) = from_history.get(s(r, "dt"))
+                {
+                    stages.clone_from(found);
+                }
                 if stages.is_empty() {
                     // The scheduler's publish task records only what it published.
                     let published = summary
@@ -934,6 +979,19 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("-0.00"), "{html}");
+        // ... unless the run history has the batch task's summary.
+        let mut with_detail = runs.clone();
+        with_detail["runs"][0]["tasks"][2]["detail"] = json!(
+            r#"{"date": "2026-12-01", "stages": [{"name": "scan", "seconds": 1.0, "rows": 10}, {"name": "analytics", "seconds": 3.0, "rows": 5}]}"#
+        );
+        let html = runs_body(&with_detail, Some(&published));
+        assert!(html.contains("title=\"scan: 1.00s, 10 rows\""), "{html}");
+        assert!(html.contains("width:75.0%"), "{html}");
+        assert!(html.contains("4.00s"), "{html}");
+        assert!(
+            html.contains("&quot;stages&quot;: ["),
+            "the detail indented: {html}"
+        );
     }
 
     #[test]

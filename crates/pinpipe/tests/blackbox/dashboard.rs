@@ -913,12 +913,12 @@ fn the_runs_and_analytics_pages_match_the_history_after_a_trigger() {
         let after = runs_json(dir.path(), &data);
         let (page, want) = (grid(&runs), expected_grid(&after));
         if before == after && page == want {
-            shown = Some((page, after));
+            shown = Some((page, after, runs));
             break;
         }
         tries.push(format!("page {page:?}\nruns --json {want:?}"));
     }
-    let (page, history) =
+    let (page, history, runs_page) =
         shown.unwrap_or_else(|| panic!("the runs grid differs:\n{}", tries.join("\n")));
     let (run_id, state, tasks) = &page[&date];
     assert_eq!(state, "success", "{page:?}");
@@ -934,6 +934,44 @@ fn the_runs_and_analytics_pages_match_the_history_after_a_trigger() {
         ]),
         "{tasks:?}"
     );
+    // The stage bars of the date: the stages its batch task recorded in the history.
+    let recorded: Vec<String> = history[0]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["task"] == "batch" && t["state"] == "success")
+        .filter_map(|t| t["detail"].as_str())
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .next_back()
+        .and_then(|summary| summary["stages"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|st| st["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !recorded.is_empty(),
+        "no stages in the batch task's detail: {}",
+        history[0]
+    );
+    let all = tags(&runs_page.dom);
+    let bar = all
+        .iter()
+        .position(|t| t.has_class("stagerun") && t.attr("data-date") == Some(date.as_str()))
+        .unwrap_or_else(|| panic!("no stage bar for {date}"));
+    let drawn: Vec<String> = all[bar + 1..]
+        .iter()
+        .take_while(|t| !t.has_class("stagerun"))
+        .filter(|t| t.has_class("seg"))
+        .map(|t| {
+            t.attr("title")
+                .unwrap()
+                .split(": ")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(drawn, recorded, "the stage bars of {date}");
     shots.publish("runs");
 
     // The analytics page: the 11 analytics of the date, each a bar chart with as many rows as
