@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A Python virtual environment for the tests: the python the GCS emulator of gcs.sh runs on, and the
-# readers that check what pinpipe writes (deltalake reads Delta tables, pyarrow, duckdb).
+# readers that check what pinpipe writes (deltalake reads Delta tables, pyarrow, duckdb), and
+# selenium, which drives Debian's chromium through chromedriver for the dashboard's live test.
 #
 #   scripts/services/python.sh install   # create the venv and pip-install the pinned packages
 #                                        # (skipped when the stamp file already lists them)
@@ -18,9 +19,10 @@ VENV_SCRIPT=python.sh
 VENV_DIR="$PINPIPE_VENV"
 VENV_REQUIREMENTS="deltalake==1.6.6
 pyarrow==26.0.1
-duckdb==2.0.1"
+duckdb==2.0.1
+selenium==4.51.0"
 VENV_PIP_FLAGS="--only-binary :all:"
-VENV_IMPORTS="import deltalake, pyarrow, duckdb"
+VENV_IMPORTS="import deltalake, pyarrow, duckdb, selenium"
 VENV_BINS=""
 
 usage() {

@@ -124,7 +124,7 @@
       width: Math.max(el.clientWidth || 0, 320),
       height: 220,
       series: series,
-      scales: { x: { time: true } },
+      scales: { x: extra && extra.xRange ? { time: true, range: extra.xRange } : { time: true } },
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
     };
@@ -232,15 +232,24 @@
   }
 
   function realtimePage() {
+    // The x axis spans the whole hour the page covers, not just the minutes that have events
+    // (with two minutes of data, the bars would sit at the edges, cut in half).
+    var minute = Date.parse(initial.current_window || "") / 1000;
+    var xRange = function (u, min, max) {
+      if (!isFinite(minute)) return [min, max];
+      return [minute - 59 * 60 - 30, minute + 30];
+    };
     var shaped = windowsData(initial);
     var names = shaped.names.length ? shaped.names : ["events"];
     var bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
     var fill = function (i) {
       return { fill: PALETTE[(names.length - 1 - i) % PALETTE.length], stroke: PALETTE[(names.length - 1 - i) % PALETTE.length], paths: bars, points: { show: false } };
     };
-    var chart = makeChart("chart-windows", names, shaped.names.length ? shaped.data : [[]], { series: fill });
+    var chart = makeChart("chart-windows", names, shaped.names.length ? shaped.data : [[]], { series: fill, xRange: xRange });
     var last = JSON.stringify(shaped);
     poll("/api/v1/windows?minutes=60", function (doc) {
+      var now = Date.parse(doc.current_window || "") / 1000;
+      if (isFinite(now)) minute = now;
       var next = windowsData(doc);
       var text = JSON.stringify(next);
       if (text === last) return;
@@ -253,7 +262,7 @@
         if (chart) chart.destroy();
         el.textContent = "";
         names = next.names;
-        chart = makeChart("chart-windows", names, next.data, { series: fill });
+        chart = makeChart("chart-windows", names, next.data, { series: fill, xRange: xRange });
       }
       refreshFrom(["#minutes"]);
     });

@@ -157,6 +157,16 @@ pub fn chart(id: &str, title: &str) -> String {
     )
 }
 
+/// A bar's value: a whole count as a count (`12`, `1 234`), anything else as a [`number`]
+/// (a median of `12.5`).
+fn measure(value: f64) -> String {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 1e15 {
+        count(value as u64)
+    } else {
+        number(value)
+    }
+}
+
 /// Horizontal bars (label, value) drawn with CSS widths, readable without JavaScript.
 pub fn bars(labels_values: &[(String, f64)], unit: &str) -> String {
     let max = labels_values
@@ -177,7 +187,7 @@ pub fn bars(labels_values: &[(String, f64)], unit: &str) -> String {
              <span class=\"bar\"><span style=\"width:{width:.1}%\"></span></span>\
              <span class=\"bar-value\">{value}{unit}</span></div>",
             label = esc(label),
-            value = number(*value),
+            value = measure(*value),
             unit = esc(unit),
         );
     }
@@ -228,5 +238,15 @@ mod tests {
         assert!(html.contains("width:50.0%"), "{html}");
         assert!(html.contains("width:100.0%"), "{html}");
         assert!(html.contains("&lt;b&gt;"), "{html}");
+        // Counts as counts, medians with their decimals.
+        assert!(
+            html.contains("<span class=\"bar-value\">50</span>"),
+            "{html}"
+        );
+        let html = bars(&[("m".into(), 12.5), ("n".into(), 1234.0)], "");
+        assert!(
+            html.contains(">12.5<") && html.contains(">1\u{202f}234<"),
+            "{html}"
+        );
     }
 }

@@ -26,8 +26,15 @@ const TASK_ORDER: [&str; 5] = [
     "retention",
 ];
 
+/// A count: a JSON integer, or a float as the overview's sampler gives its totals and gauges
+/// (`1234.0`), rounded; 0 when absent or negative.
 fn u(v: &Value, key: &str) -> u64 {
-    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+    v.get(key)
+        .and_then(|n| {
+            n.as_u64()
+                .or_else(|| n.as_f64().map(|f| f.max(0.0).round() as u64))
+        })
+        .unwrap_or(0)
 }
 
 fn fl(v: &Value, key: &str) -> f64 {
@@ -456,9 +463,48 @@ fn duration_text(start: &str, end: Option<&str>) -> String {
     }
 }
 
+/// Per date, the stage times of the newest successful `batch` attempt in the run history: the
+/// scheduler keeps the batch summary as that task's detail, while `batch_runs` then holds what
+/// its `publish` task wrote (no stage times).
+fn history_stages(runs: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    // Runs come newest first.
+    for run in runs {
+        let dt = s(run, "dt");
+        if out.contains_key(dt) {
+            continue;
+        }
+        let found = run
+            .get("tasks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|t| s(t, "task") == "batch" && s(t, "state") == "success")
+            .filter_map(|t| t.get("detail").and_then(Value::as_str))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| v.get("stages").and_then(Value::as_array).cloned())
+            .rfind(|stages| !stages.is_empty());
+        if let Some(stages) = found {
+            out.insert(dt.to_owned(), stages);
+        }
+    }
+    out
+}
+
+/// A task attempt's detail for people: JSON (the batch summary) indented, other text as it is.
+fn detail_text(detail: &str) -> String {
+    match serde_json::from_str::<Value>(detail) {
+        Ok(v @ Value::Object(_)) => {
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| detail.to_owned())
+        }
+        _ => detail.to_owned(),
+    }
+}
+
 fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
     let empty = Vec::new();
     let runs = runs.get("runs").and_then(Value::as_array).unwrap_or(&empty);
+    let from_history = history_stages(runs);
     // The latest run of each date (runs come newest first), and how many runs the date had.
     let mut dates: BTreeMap<&str, (&Value, usize)> = BTreeMap::new();
     let mut tasks: Vec<String> = TASK_ORDER.iter().map(|t| (*t).to_owned()).collect();
@@ -535,6 +581,7 @@ fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_str)
+                        .map(detail_text)
                         .collect::<Vec<_>>()
                         .join("\n");
                     (!text.is_empty()).then(|| format!("attempt {}: {}", u(a, "attempt"), text))
@@ -566,11 +613,31 @@ fn runs_body(runs: &Value, batch_runs: Option<&Value>) -> String {
             out.push_str("<div id=\"stages\">");
             for r in rows {
                 let summary = r.get("summary").cloned().unwrap_or(json!({}));
-                let stages = summary
+                let mut stages = summary
                     .get("stages")
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
+                if stages.is_empty()
+                    && let Some(found) = from_history.get(s(r, "dt"))
+                {
+                    stages.clone_from(found);
+                }
+                if stages.is_empty() {
+                    // The scheduler's publish task records only what it published.
+                    let published = summary
+                        .get("published_rows")
+                        .and_then(Value::as_u64)
+                        .map(|n| format!(" ({n} analytics rows published)"))
+                        .unwrap_or_default();
+                    let _ = write!(
+                        out,
+                        "<div class=\"stagerun\" data-date=\"{dt}\"><span class=\"bar-label\">{dt}</span>\
+                         <span class=\"meta\">no stage times recorded for this run{published}</span></div>",
+                        dt = esc(s(r, "dt")),
+                    );
+                    continue;
+                }
                 let total: f64 = stages.iter().map(|st| fl(st, "seconds")).sum();
                 let _ = write!(
                     out,
@@ -848,6 +915,31 @@ mod tests {
     }
 
     #[test]
+    fn counts_the_sampler_gives_as_floats_are_shown() {
+        // The overview's sampler reads the exposition: its totals and gauges are floats.
+        let overview = json!({"stages": {
+            "ingest": {"rate": 1.0, "total": 1234.0, "errors_per_min": 0.0},
+            "log": {"rate": 1.0, "total": 1234.0, "pending": 3.0, "pending_limit": 16384.0},
+            "stream": {"rate": 1.0, "total": 1200.0, "lag_records": 34.0, "lag_seconds": 0.5, "errors_per_min": 0.0},
+        }});
+        let html = strip(&overview, Utc::now());
+        assert!(
+            html.contains("<dd data-field=\"total\">1\u{202f}234</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("3 / 16\u{202f}384"), "{html}");
+        assert!(
+            html.contains("<dd data-field=\"lag_records\">34</dd>"),
+            "{html}"
+        );
+        let log = log_body(
+            &json!({"backend": "local", "topics": [], "groups": []}),
+            &overview,
+        );
+        assert!(log.contains("of at most 16\u{202f}384"), "{log}");
+    }
+
+    #[test]
     fn runs_grid_has_a_cell_per_task_with_attempts() {
         let runs = json!({"runs": [
             {"run_id": "r2", "dt": "2026-12-01", "trigger": "trigger", "state": "success", "started_at": "2026-12-02T00:00:00Z", "ended_at": "2026-12-02T00:00:09Z", "error": null,
@@ -878,6 +970,28 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("data-task=\"publish\" data-state=\"none\""));
+        // A run published by the scheduler has no stage times in its batch_runs summary.
+        let published = json!({"batch_runs": [{"dt": "2026-12-01", "finished_at": "2026-12-02T00:00:09Z",
+            "summary": {"date": "2026-12-01", "published_rows": 42}}]});
+        let html = runs_body(&runs, Some(&published));
+        assert!(
+            html.contains("no stage times recorded for this run (42 analytics rows published)"),
+            "{html}"
+        );
+        assert!(!html.contains("-0.00"), "{html}");
+        // ... unless the run history has the batch task's summary.
+        let mut with_detail = runs.clone();
+        with_detail["runs"][0]["tasks"][2]["detail"] = json!(
+            r#"{"date": "2026-12-01", "stages": [{"name": "scan", "seconds": 1.0, "rows": 10}, {"name": "analytics", "seconds": 3.0, "rows": 5}]}"#
+        );
+        let html = runs_body(&with_detail, Some(&published));
+        assert!(html.contains("title=\"scan: 1.00s, 10 rows\""), "{html}");
+        assert!(html.contains("width:75.0%"), "{html}");
+        assert!(html.contains("4.00s"), "{html}");
+        assert!(
+            html.contains("&quot;stages&quot;: ["),
+            "the detail indented: {html}"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod sql_command;
 mod stream_command;
 mod tail_command;
 mod task_command;
+mod top_command;
 mod topics_command;
 mod trigger_command;
 mod up_command;
@@ -121,6 +122,10 @@ enum Command {
     AirflowDag(airflow_dag_command::Args),
     /// Write the Grafana dashboard for pinpipe's metrics (deploy/grafana/pinpipe.json).
     GrafanaDashboard(grafana_dashboard_command::Args),
+    /// Watch a running pinpipe in the terminal: per stage, events in and out per second, errors
+    /// per minute, lag and totals, redrawn every second from its admin listener
+    /// (`/api/v1/overview`). Exit code 1 when the listener cannot be reached.
+    Top(top_command::Args),
 }
 
 /// `--log-format`.
@@ -156,7 +161,8 @@ impl Command {
             | Command::Analytics(_)
             | Command::Runs(_)
             | Command::AirflowDag(_)
-            | Command::GrafanaDashboard(_) => false,
+            | Command::GrafanaDashboard(_)
+            | Command::Top(_) => false,
         }
     }
 
@@ -166,6 +172,8 @@ impl Command {
             // One thread: the emulator is I/O-bound, and without cross-thread wake-ups it needs
             // about half the CPU per request, leaving the other core to the server under test.
             Command::Emulate(_) => tokio::runtime::Builder::new_current_thread(),
+            // One request a second.
+            Command::Top(_) => tokio::runtime::Builder::new_current_thread(),
             // No I/O beyond standard input and output and files.
             Command::Clean(_)
             | Command::Config(_)
@@ -200,6 +208,7 @@ impl Command {
             Command::Task(args) => task_command::run(config, &args).await,
             Command::AirflowDag(args) => airflow_dag_command::run(config, config_file, &args),
             Command::GrafanaDashboard(args) => grafana_dashboard_command::run(&args),
+            Command::Top(args) => top_command::run(config, &args).await,
         }
     }
 }
