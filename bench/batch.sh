@@ -39,6 +39,8 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --locked -q -p pinpipe --bin pinpipe
+# Admin listeners on free ports: the default 127.0.0.1:8001 would be taken by the first process.
+export PINPIPE_OBSERVE__LISTEN=${PINPIPE_OBSERVE__LISTEN:-127.0.0.1:0}
 BIN=$CARGO_TARGET_DIR/release/pinpipe
 export RUST_LOG=warn
 

@@ -84,7 +84,8 @@ rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 start_pinpipe() { # start_pinpipe PORT DATADIR [ENV...]
   local port=$1 dir=$2; shift 2
-  env "$@" RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$dir" > "$WORK/serve-$port.log" 2>&1 &
+  env "$@" RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$port" --observe-listen "${OBSERVE_LISTEN:-127.0.0.1:0}" \
+    --data-dir "$dir" > "$WORK/serve-$port.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
   wait_port "$port"
