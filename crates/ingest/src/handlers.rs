@@ -169,6 +169,21 @@ async fn append(
     })
 }
 
+/// Keeps a refused event request for the dashboard's errors page (422 and 503 answers).
+fn remember(state: &AppState, route: &str, error: &ApiError, body: &[u8], request_id: &str) {
+    let (status, detail) = match error {
+        ApiError::Invalid(problems) | ApiError::ProxyInvalid(_, problems) => {
+            (422, serde_json::to_value(problems).unwrap_or_default())
+        }
+        ApiError::Unavailable { reason, .. } => (503, Value::from(reason.as_str())),
+        _ => return,
+    };
+    state
+        .inner
+        .rejects
+        .record(route, status, detail, body, request_id);
+}
+
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-request-id", value);
@@ -193,16 +208,21 @@ async fn single(
     }
     let body = read_body(&state, &headers, body, state.inner.config.max_body_bytes).await?;
     state.inner.events.received(kind, body.len());
-    let key = validate_key(kind, &body).inspect_err(|_| {
-        state.inner.events.rejected(kind, Rejection::Invalid, 1);
-    })?;
     let id = request_id(&headers);
+    let route = || format!("/{}/", kind.as_str());
+    let key = validate_key(kind, &body)
+        .map_err(ApiError::from)
+        .inspect_err(|e| {
+            state.inner.events.rejected(kind, Rejection::Invalid, 1);
+            remember(&state, &route(), e, &body, &id);
+        })?;
     let positions = append(
         &state,
         kind,
         vec![record(key, &body, pinpipe_log::now_ms(), &id)],
     )
-    .await?;
+    .await
+    .inspect_err(|e| remember(&state, &route(), e, &body, &id))?;
     let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, JSON)], body).into_response();
     if let Some(position) = positions.first() {
         let h = response.headers_mut();
@@ -339,14 +359,19 @@ async fn batch(
             items.len()
         )));
     }
+    let route = || format!("/{}s", kind.as_str());
     let keys = validate_all(kind, &items).map_err(|problems| {
         state
             .inner
             .events
             .rejected(kind, Rejection::Invalid, items.len());
-        ApiError::Invalid(problems)
+        let error = ApiError::Invalid(problems);
+        remember(&state, &route(), &error, &body, &request_id(&headers));
+        error
     })?;
-    let (id, positions) = append_batch(&state, &headers, kind, &items, keys).await?;
+    let (id, positions) = append_batch(&state, &headers, kind, &items, keys)
+        .await
+        .inspect_err(|e| remember(&state, &route(), e, &body, &request_id(&headers)))?;
     let body = json!({ "accepted": positions.len(), "offsets": positions });
     Ok(with_request_id(
         (StatusCode::OK, axum::Json(body)).into_response(),

@@ -12,6 +12,7 @@ mod error;
 mod handlers;
 pub mod metrics;
 mod openapi;
+mod rejects;
 pub mod server;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use pinpipe_model::EventType;
 
 pub use config::ServeConfig;
 pub use openapi::api_doc;
+pub use rejects::RejectLog;
 pub use server::{ConnectionStats, Limits, bind};
 
 /// Shared state of the API.
@@ -46,6 +48,8 @@ struct StateInner {
     events: metrics::EventMetrics,
     /// Request counters and durations per route.
     http: Arc<metrics::HttpMetrics>,
+    /// The latest refused requests, for the dashboard.
+    rejects: RejectLog,
 }
 
 /// How long a refused append keeps `/readyz` not ready when no append has been tried since: then
@@ -104,8 +108,13 @@ impl AppendHealth {
 }
 
 impl AppState {
-    /// State over an opened log.
-    pub fn new(log: EventLog, log_config: &LogConfig, config: ServeConfig) -> AppState {
+    /// State over an opened log; refused requests are kept in `rejects`.
+    pub fn new(
+        log: EventLog,
+        log_config: &LogConfig,
+        config: ServeConfig,
+        rejects: RejectLog,
+    ) -> AppState {
         let [pins, geos, users] = log_config.topic_names();
         let topics = [pins.to_owned(), geos.to_owned(), users.to_owned()];
         AppState {
@@ -116,6 +125,7 @@ impl AppState {
                 config,
                 events: metrics::EventMetrics::new(&topics),
                 http: metrics::HttpMetrics::new(),
+                rejects,
                 topics,
             }),
         }

@@ -12,7 +12,6 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::Metrics;
-use crate::overview::Overview;
 
 /// The content type of the text exposition format 0.0.4.
 const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -24,10 +23,13 @@ pub struct AdminServer {
     pub address: SocketAddr,
 }
 
+/// The overview document for `?since=SEQ` (the sampler's, plus what the caller adds).
+pub type OverviewFn = std::sync::Arc<dyn Fn(Option<u64>) -> serde_json::Value + Send + Sync>;
+
 #[derive(Clone)]
 struct AdminState {
     metrics: Metrics,
-    overview: Overview,
+    overview: OverviewFn,
 }
 
 #[derive(Deserialize)]
@@ -53,7 +55,7 @@ impl AdminServer {
 
     /// The admin routes over `metrics` and `overview`, with `extra` (the dashboard) merged in and
     /// JSON 404s for anything else.
-    pub fn router(metrics: Metrics, overview: Overview, extra: Router) -> Router {
+    pub fn router(metrics: Metrics, overview: OverviewFn, extra: Router) -> Router {
         let admin = Router::new()
             .route("/metrics", get(scrape))
             .route("/api/v1/overview", get(overview_doc))
@@ -91,7 +93,7 @@ async fn overview_doc(
     query: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match query {
-        Ok(Query(Since { since })) => Json(state.overview.snapshot(since)).into_response(),
+        Ok(Query(Since { since })) => Json((state.overview)(since)).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({"detail": format!("{e}; expected ?since=SEQ (a number)")})),

@@ -32,6 +32,7 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         let parts = Parts {
             log: Some(log.clone()),
             serving_url: None,
+            rejects: None,
         };
         observer.serve(config, parts, stopped.clone());
     }

@@ -51,6 +51,8 @@ pub struct Parts {
     pub log: Option<EventLog>,
     /// The serving DB's URL (run history and batch gauges; the pages that read it).
     pub serving_url: Option<String>,
+    /// The ingest API's latest refused requests (the errors page).
+    pub rejects: Option<pinpipe_ingest::RejectLog>,
 }
 
 impl Observer {
@@ -107,9 +109,15 @@ impl Observer {
     /// derived from the log and the serving DB every `[observe] refresh_secs`.
     pub fn serve(self, config: &Config, parts: Parts, stop: watch::Receiver<bool>) {
         let overview = self.overview.clone();
-        let provider: pinpipe_dashboard::OverviewProvider =
-            Arc::new(move |since| overview.snapshot(since));
-        let mut dashboard = pinpipe_dashboard::DashboardState::new(provider).with_config(
+        let rejects = parts.rejects.clone();
+        let provider: pinpipe_dashboard::OverviewProvider = Arc::new(move |since| {
+            let mut doc = overview.snapshot(since);
+            if let (Some(rejects), Some(map)) = (&rejects, doc.as_object_mut()) {
+                map.insert("rejects".to_owned(), rejects.latest().into());
+            }
+            doc
+        });
+        let mut dashboard = pinpipe_dashboard::DashboardState::new(provider.clone()).with_config(
             pinpipe_dashboard::DashboardConfig {
                 history_minutes: config.observe.history_minutes,
                 reject_samples: config.observe.reject_samples,
@@ -124,7 +132,7 @@ impl Observer {
         }
         let router = AdminServer::router(
             self.metrics.clone(),
-            self.overview.clone(),
+            provider,
             pinpipe_dashboard::router(dashboard),
         );
         let mut stopped = stop.clone();

@@ -88,6 +88,8 @@ pub struct IngestApi {
     limits: pinpipe_ingest::Limits,
     /// The address it listens on (the bound port when `[serve] listen` asks for port 0).
     pub address: SocketAddr,
+    /// The latest refused requests (`[observe] reject_samples` of them), for the dashboard.
+    pub rejects: pinpipe_ingest::RejectLog,
 }
 
 impl IngestApi {
@@ -127,6 +129,7 @@ impl IngestApi {
             listener,
             limits,
             address,
+            rejects: pinpipe_ingest::RejectLog::new(config.observe.reject_samples),
         })
     }
 
@@ -137,7 +140,12 @@ impl IngestApi {
         log: &EventLog,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let state = pinpipe_ingest::AppState::new(log.clone(), &config.log, config.serve.clone());
+        let state = pinpipe_ingest::AppState::new(
+            log.clone(),
+            &config.log,
+            config.serve.clone(),
+            self.rejects,
+        );
         let connections = std::sync::Arc::new(pinpipe_ingest::ConnectionStats::default());
         pinpipe_ingest::serve(self.listener, state, self.limits, connections, stop)
             .await

@@ -34,6 +34,7 @@ pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
         let observed = Parts {
             log: Some(parts.log.clone()),
             serving_url: Some(parts.serving_url.clone()),
+            rejects: None,
         };
         observer.serve(config, observed, stop.clone());
     }

@@ -33,6 +33,7 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         let parts = Parts {
             log: Some(log.clone()),
             serving_url: None,
+            rejects: Some(api.rejects.clone()),
         };
         observer.serve(&config, parts, admin_stopped);
     }

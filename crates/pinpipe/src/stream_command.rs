@@ -29,6 +29,7 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
                 &config.serving,
                 &config.data_dir,
             )),
+            rejects: None,
         };
         observer.serve(config, parts, stopped.clone());
     }

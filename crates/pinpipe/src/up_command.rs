@@ -126,6 +126,7 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         let parts = Parts {
             log: Some(log.clone()),
             serving_url: Some(dag.serving_url.clone()),
+            rejects: Some(api.rejects.clone()),
         };
         observer.serve(config, parts, admin_stopped);
     }

@@ -518,6 +518,19 @@ fn every_event_is_accounted_for_and_the_run_gauges_follow_the_history() {
         overview["stages"]["ingest"]["total"].as_f64(),
         Some(n_events)
     );
+    // The 30 refused posts are the errors page's latest rejects, newest first, with their bodies.
+    let rejects = overview["rejects"].as_array().unwrap();
+    assert_eq!(rejects.len(), 30, "{rejects:?}");
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r["status"] == 422 && r["route"] == "/pin/" && r["request_id"].is_string()),
+        "{rejects:?}"
+    );
+    assert_eq!(rejects[0]["body"], "{\"note\": 29}");
+    let (status, page) = get(admin, "/dashboard/errors");
+    assert_eq!(status, 200);
+    assert!(page.contains("note") && page.contains("422"), "{page}");
 
     // D4: a triggered run shows in the run-history gauges.
     let date = today();
