@@ -3,7 +3,8 @@
 //! flow, runs its scripts for 8 s of virtual time and dumps the DOM and a screenshot; the DOM is
 //! read as a person would read the page and compared with `pinpipe sql` and `pinpipe runs`.
 //! Selenium with chromedriver watches the overview's numbers change. The screenshots are kept in
-//! the test's folder and copied to docs/screenshots/ for the README.
+//! `$CARGO_TARGET_TMPDIR/screenshots` (and, with `UPDATE_SCREENSHOTS=1`, in docs/screenshots/
+//! for the README).
 //!
 //! Needs `TEST_CHROMIUM` (the chromium binary; scripts/test sets it) and, for the Selenium test,
 //! `TEST_PYTHON` (the venv of scripts/services/python.sh, which has `selenium`).
@@ -66,7 +67,7 @@ struct Page {
     console: String,
 }
 
-/// Where the screenshots go: the test's folder, then docs/screenshots/.
+/// Where the screenshots go: the test's folder, then kept (see [`Shots::publish`]).
 struct Shots {
     dir: PathBuf,
 }
@@ -78,13 +79,21 @@ impl Shots {
         Shots { dir }
     }
 
-    /// Copies `name.png` into docs/screenshots/ of the repository.
+    /// Keeps `name.png` after the test: in the target dir's test folder
+    /// (`$CARGO_TARGET_TMPDIR/screenshots`), and with `UPDATE_SCREENSHOTS=1` also in the
+    /// repository's docs/screenshots/ (for the README), so that a test run does not change the
+    /// working tree unasked.
     fn publish(&self, name: &str) {
-        let docs = repo().join("docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
         let from = self.dir.join(format!("{name}.png"));
-        std::fs::copy(&from, docs.join(format!("{name}.png")))
-            .unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        let mut places = vec![Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")];
+        if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+            places.push(repo().join("docs/screenshots"));
+        }
+        for place in places {
+            std::fs::create_dir_all(&place).unwrap();
+            std::fs::copy(&from, place.join(format!("{name}.png")))
+                .unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        }
     }
 }
 
