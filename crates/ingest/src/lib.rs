@@ -180,15 +180,33 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(http, metrics::track))
 }
 
-/// Serves the API on `listener` with the connection `limits` until `shutdown` resolves, then
-/// stops accepting, closes idle connections, lets requests in flight finish (their appends
-/// included) and returns. `stats` counts the connections handled and dropped.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    limits: Limits,
-    stats: Arc<ConnectionStats>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    server::serve(listener, router(state), limits, stats, shutdown).await
+/// The ingest API, with what it serves on: started with [`Server::run`] (the entry shape every
+/// long-running stage shares: its parts in a struct, then `run(stop)`).
+pub struct Server {
+    /// The bound listener.
+    pub listener: tokio::net::TcpListener,
+    /// The API's state (the log, settings, counters).
+    pub state: AppState,
+    /// Connection limits.
+    pub limits: Limits,
+    /// Counts the connections handled and dropped.
+    pub stats: Arc<ConnectionStats>,
+}
+
+impl Server {
+    /// Serves until `stop` turns true, then stops accepting, closes idle connections, lets
+    /// requests in flight finish (their appends included) and returns.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> std::io::Result<()> {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        server::serve(
+            self.listener,
+            router(self.state),
+            self.limits,
+            self.stats,
+            shutdown,
+        )
+        .await
+    }
 }

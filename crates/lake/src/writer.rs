@@ -81,8 +81,39 @@ pub enum Until {
     CaughtUp,
 }
 
-/// Runs the lake writer. Buffered records are written before it returns.
-pub async fn run(
+/// The lake writer, with what it reads and writes: started with [`LakeWriter::run`] (the entry
+/// shape every long-running stage shares: its parts in a struct, then `run(stop)`).
+#[derive(Clone, Copy)]
+pub struct LakeWriter<'a> {
+    /// The event log it consumes, as a member of `config.group`.
+    pub log: &'a EventLog,
+    /// The log's settings (the topic names).
+    pub log_config: &'a LogConfig,
+    /// The lake whose raw zone it writes.
+    pub lake: &'a Lake,
+    /// `[lake_writer]`.
+    pub config: &'a LakeWriterConfig,
+    /// When to stop besides `stop`.
+    pub until: Until,
+}
+
+impl LakeWriter<'_> {
+    /// Runs the lake writer until `stop` turns true (or, with [`Until::CaughtUp`], until caught
+    /// up). Buffered records are written before it returns.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<WriterStats, LakeError> {
+        run(
+            self.log,
+            self.log_config,
+            self.lake,
+            self.config,
+            self.until,
+            stop,
+        )
+        .await
+    }
+}
+
+async fn run(
     log: &EventLog,
     log_config: &LogConfig,
     lake: &Lake,

@@ -42,16 +42,17 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         Until::Stopped
     };
     tracing::info!(lake = %lake.url(), group = %config.lake_writer.group, "lake writer running");
-    let stats = pinpipe_lake::writer::run(
-        &log,
-        &config.log,
-        &lake,
-        &config.lake_writer,
+    let writer = pinpipe_lake::writer::LakeWriter {
+        log: &log,
+        log_config: &config.log,
+        lake: &lake,
+        config: &config.lake_writer,
         until,
-        stopped,
-    )
-    .await
-    .context("the lake writer failed")?;
+    };
+    let stats = writer
+        .run(stopped)
+        .await
+        .context("the lake writer failed")?;
     tracing::info!(
         records = stats.records,
         files = stats.files,

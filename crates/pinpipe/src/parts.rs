@@ -146,10 +146,19 @@ impl IngestApi {
             config.serve.clone(),
             self.rejects,
         );
-        let connections = std::sync::Arc::new(pinpipe_ingest::ConnectionStats::default());
-        pinpipe_ingest::serve(self.listener, state, self.limits, connections, stop)
-            .await
-            .context("the ingest API failed")
+        let server = pinpipe_ingest::Server {
+            listener: self.listener,
+            state,
+            limits: self.limits,
+            stats: std::sync::Arc::new(pinpipe_ingest::ConnectionStats::default()),
+        };
+        // `stop` (a signal, or `up`'s emulator stopping first) turns into the stages' stop flag.
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            stop.await;
+            let _ = stopping.send(true);
+        });
+        server.run(stopped).await.context("the ingest API failed")
     }
 }
 

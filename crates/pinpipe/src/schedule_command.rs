@@ -41,17 +41,20 @@ pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
     tracing::info!(cron = %config.schedule.cron, catchup = config.schedule.catchup, "scheduler running");
     match options.now {
         Some(at) => {
-            pinpipe_schedule::run_scheduler(
-                &ctx,
-                pinpipe_schedule::shifted_clock(at),
-                options.once,
-                stop,
-            )
-            .await?
+            let scheduler = pinpipe_schedule::Scheduler {
+                ctx: &ctx,
+                clock: pinpipe_schedule::shifted_clock(at),
+                once: options.once,
+            };
+            scheduler.run(stop).await?;
         }
         None => {
-            pinpipe_schedule::run_scheduler(&ctx, pinpipe_schedule::wall_clock, options.once, stop)
-                .await?
+            let scheduler = pinpipe_schedule::Scheduler {
+                ctx: &ctx,
+                clock: pinpipe_schedule::wall_clock,
+                once: options.once,
+            };
+            scheduler.run(stop).await?;
         }
     }
     parts.close().await;

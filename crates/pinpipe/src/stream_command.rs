@@ -34,9 +34,13 @@ pub async fn run(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
         observer.serve(config, parts, stopped.clone());
     }
     tracing::info!(db = db.backend_name(), group = %config.stream.group, "speed layer running");
-    let stats = pinpipe_stream::run(&log, &config.log, &db, &config.stream, stopped)
-        .await
-        .context("the speed layer failed")?;
+    let layer = pinpipe_stream::SpeedLayer {
+        log: &log,
+        log_config: &config.log,
+        db: &db,
+        config: &config.stream,
+    };
+    let stats = layer.run(stopped).await.context("the speed layer failed")?;
     tracing::info!(
         records = stats.records,
         batches = stats.batches,

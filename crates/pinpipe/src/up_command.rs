@@ -205,7 +205,13 @@ fn speed_layer(
 ) -> Running {
     let (config, log) = (config.clone(), log.clone());
     Running::start("speed layer", move |stop| async move {
-        let result = pinpipe_stream::run(&log, &config.log, &db, &config.stream, stop).await;
+        let layer = pinpipe_stream::SpeedLayer {
+            log: &log,
+            log_config: &config.log,
+            db: &db,
+            config: &config.stream,
+        };
+        let result = layer.run(stop).await;
         if let Err(e) = &result {
             // Said at once: the API keeps taking events into the log meanwhile.
             tracing::error!(
@@ -227,10 +233,14 @@ fn speed_layer(
 fn lake_writer(config: &Config, log: &pinpipe_log::EventLog, lake: pinpipe_lake::Lake) -> Running {
     let (config, log) = (config.clone(), log.clone());
     Running::start("lake writer", move |stop| async move {
-        let until = pinpipe_lake::Until::Stopped;
-        match pinpipe_lake::writer::run(&log, &config.log, &lake, &config.lake_writer, until, stop)
-            .await
-        {
+        let writer = pinpipe_lake::writer::LakeWriter {
+            log: &log,
+            log_config: &config.log,
+            lake: &lake,
+            config: &config.lake_writer,
+            until: pinpipe_lake::Until::Stopped,
+        };
+        match writer.run(stop).await {
             Ok(stats) => tracing::info!(
                 records = stats.records,
                 files = stats.files,
@@ -248,8 +258,12 @@ fn scheduler(config: &Config, dag: DagParts) -> Running {
     let config = config.clone();
     Running::start("scheduler", move |stop| async move {
         let ctx = dag.context(&config);
-        let clock = pinpipe_schedule::wall_clock;
-        if let Err(e) = pinpipe_schedule::run_scheduler(&ctx, clock, false, stop).await {
+        let scheduler = pinpipe_schedule::Scheduler {
+            ctx: &ctx,
+            clock: pinpipe_schedule::wall_clock,
+            once: false,
+        };
+        if let Err(e) = scheduler.run(stop).await {
             tracing::error!("the scheduler stopped: {e}");
         }
         dag.close().await;

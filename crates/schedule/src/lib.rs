@@ -501,9 +501,30 @@ pub async fn successful_dates(db: &ServingDb) -> Result<BTreeSet<NaiveDate>, Sch
         .collect())
 }
 
-/// The scheduler's loop: on start, runs the missed dates (catch-up), then each date as its cron
-/// time comes, until `stop`. With `once`, runs what is due now and returns.
-pub async fn run_scheduler<F, Fut>(
+/// The scheduler, with what it runs on: started with [`Scheduler::run`] (the entry shape every
+/// long-running stage shares: its parts in a struct, then `run(stop)`).
+pub struct Scheduler<'a, F> {
+    /// The parts of a run of the daily DAG.
+    pub ctx: &'a Context<'a>,
+    /// The clock ([`wall_clock`], or [`shifted_clock`] to try a schedule).
+    pub clock: F,
+    /// Run what is due now (with catch-up), then return.
+    pub once: bool,
+}
+
+impl<F, Fut> Scheduler<'_, F>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = DateTime<Utc>>,
+{
+    /// On start, runs the missed dates (catch-up), then each date as its cron time comes, until
+    /// `stop` (or, with `once`, what is due now).
+    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<(), ScheduleError> {
+        run_scheduler(self.ctx, self.clock, self.once, stop).await
+    }
+}
+
+async fn run_scheduler<F, Fut>(
     ctx: &Context<'_>,
     now: F,
     once: bool,
@@ -643,14 +664,14 @@ mod tests {
             (0, false)
         );
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        pinpipe_lake::writer::run(
-            &log,
-            &log_config,
-            &lake,
-            &pinpipe_lake::LakeWriterConfig::default(),
-            pinpipe_lake::Until::CaughtUp,
-            stop,
-        )
+        pinpipe_lake::writer::LakeWriter {
+            log: &log,
+            log_config: &log_config,
+            lake: &lake,
+            config: &pinpipe_lake::LakeWriterConfig::default(),
+            until: pinpipe_lake::Until::CaughtUp,
+        }
+        .run(stop)
         .await
         .unwrap();
         assert!(watermark_passed(&lake, &log, today).await.unwrap());

@@ -78,8 +78,28 @@ pub struct StreamStats {
     pub resyncs: u64,
 }
 
-/// Runs the speed layer until `stop` turns true; the micro-batch in hand is finished first.
-pub async fn run(
+/// The speed layer, with what it reads and writes: started with [`SpeedLayer::run`], the entry
+/// shape every long-running stage shares (its parts in a struct, then `run(stop)`).
+#[derive(Clone, Copy)]
+pub struct SpeedLayer<'a> {
+    /// The event log it consumes, as a member of `config.group`.
+    pub log: &'a EventLog,
+    /// The log's settings (the topic names).
+    pub log_config: &'a LogConfig,
+    /// The serving DB it writes.
+    pub db: &'a ServingDb,
+    /// `[stream]`.
+    pub config: &'a StreamConfig,
+}
+
+impl SpeedLayer<'_> {
+    /// Runs the speed layer until `stop` turns true; the micro-batch in hand is finished first.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> Result<StreamStats, StreamError> {
+        run(self.log, self.log_config, self.db, self.config, stop).await
+    }
+}
+
+async fn run(
     log: &EventLog,
     log_config: &LogConfig,
     db: &ServingDb,

@@ -53,13 +53,13 @@ async fn unusable_records_become_dead_letters_and_never_replace_good_rows() {
     let stream = {
         let (log, db) = (log.clone(), db.clone());
         tokio::spawn(async move {
-            pinpipe_stream::run(
-                &log,
-                &LogConfig::default(),
-                &db,
-                &StreamConfig::default(),
-                stopped,
-            )
+            pinpipe_stream::SpeedLayer {
+                log: &log,
+                log_config: &LogConfig::default(),
+                db: &db,
+                config: &StreamConfig::default(),
+            }
+            .run(stopped)
             .await
         })
     };
