@@ -1,7 +1,7 @@
 //! The `pinpipe` command: wires the pipeline's crates to a command line.
 //!
 //! One module per command, each with its `Args` and its `run`; the command modules import only
-//! the shared modules (`config`, `parts`, `signal`, `output`), never one another.
+//! the shared modules (`config`, `parts`, `observe`, `signal`, `output`), never one another.
 
 mod config;
 mod observe;
