@@ -7,7 +7,7 @@
 #   bench/observe.sh                       # 5 x 10 s each way, then 5 min at 10,000 events/s
 #   BENCH_RUNS=3 BENCH_SOAK=60s bench/observe.sh
 #
-# Needs wrk and oha (as bench/ingest.sh). Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64),
+# Needs wrk (Debian). Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64),
 # BENCH_THREADS (1: the server keeps the other core), BENCH_RUNS (5), BENCH_SOAK (300s),
 # BENCH_SOAK_RATE (10000).
 set -euo pipefail
@@ -30,8 +30,6 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-export PATH="$PATH:$HOME/.cache/pinpipe/oha/bin"
-command -v oha >/dev/null || { echo "oha is missing: cargo install oha --root ~/.cache/pinpipe/oha" >&2; exit 1; }
 cargo build --release --locked -q -p pinpipe --bin pinpipe
 BIN=$CARGO_TARGET_DIR/release/pinpipe
 # shellcheck source=bench/lib.sh
@@ -101,25 +99,25 @@ print(f"| on  | {on:.0f} | {p_on:.2f} ms |")
 print(f"throughput on/off: {on / off:.3f} (goal >= 0.95); p99 on/off: {p_on / p_off:.3f} (goal <= 1.10)")
 PY
 
-# Soak: observe on, nobody scrapes, a fixed rate for $SOAK; RSS sampled every 10 s.
+# Soak: observe on, nobody scrapes, pinpipe's own emulator at a fixed rate for $SOAK; RSS
+# sampled every 10 s.
 start 127.0.0.1:0 "$WORK/soak"
 SOAK_PID=$LAST_PID
-body=$(head -1 "$WORK/pins.jsonl")
-oha -z "$SOAK" -q "$SOAK_RATE" -c "$CONNS" --no-tui --output-format json \
-  -m POST -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:8000/pin/ > "$WORK/soak.json" 2>/dev/null &
-OHA=$!
+"$BIN" emulate --url http://127.0.0.1:8000 --rate "$SOAK_RATE" --duration "$SOAK" --quiet --json \
+  > "$WORK/soak.json" 2>/dev/null &
+LOAD=$!
 : > "$WORK/rss"
-while kill -0 "$OHA" 2>/dev/null; do
+while kill -0 "$LOAD" 2>/dev/null; do
   awk '/VmRSS/ {print $2}' "/proc/$SOAK_PID/status" >> "$WORK/rss"
   sleep 10
 done
-wait "$OHA" || true
+wait "$LOAD" || true
 python3 - "$WORK/rss" "$WORK/soak.json" "$SOAK" "$SOAK_RATE" <<'PY'
 import json, sys
 rss = [int(x) / 1024 for x in open(sys.argv[1]) if x.strip()]
 d = json.load(open(sys.argv[2]))
 print()
-print(f"soak {sys.argv[3]} at {sys.argv[4]}/s (achieved {d['summary']['requestsPerSec']:.0f} req/s), observe on, not scraped:")
+print(f"soak {sys.argv[3]} at {sys.argv[4]}/s ({d.get('accepted')} accepted, {d.get('failed')} failed), observe on, not scraped:")
 # The first samples include start-up and the first minute's growth of buffers; compare the
 # second sample (10 s in) with the last.
 print(f"RSS {rss[1]:.1f} MB at 10 s, {rss[-1]:.1f} MB at the end, max {max(rss):.1f} MB: grew {rss[-1] - rss[1]:.1f} MB (goal < 10)")
