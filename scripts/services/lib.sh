@@ -73,13 +73,14 @@ check_port_free() {
 }
 
 # For start, right after launching DIR's service as PID in the background: writes the pid file
-# and waits for the port to open. Exits (with the log on stderr) when the service exits first or
-# the port is still closed after START_TIMEOUT_SECS (then it stops the service).
+# and waits until READY (a command; default `port_open`) succeeds. Exits (with the log on stderr)
+# when the service exits first or is still not ready after START_TIMEOUT_SECS (then it stops the
+# service).
 wait_started() {
-  local dir="$1" pid="$2"
+  local dir="$1" pid="$2" ready="${3:-port_open}"
   echo "$pid" >"$dir/$SVC_FILES.pid"
   local waited=0
-  until port_open; do
+  until "$ready"; do
     if ! alive "$pid"; then
       echo "$SVC_SCRIPT: $SVC_WHAT exited during start-up; $dir/$SVC_FILES.log:" >&2
       cat "$dir/$SVC_FILES.log" >&2
@@ -87,7 +88,7 @@ wait_started() {
       exit 1
     fi
     if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
-      echo "$SVC_SCRIPT: 127.0.0.1:$SVC_PORT not accepting connections after ${START_TIMEOUT_SECS}s; $dir/$SVC_FILES.log:" >&2
+      echo "$SVC_SCRIPT: 127.0.0.1:$SVC_PORT not ready ($ready) after ${START_TIMEOUT_SECS}s; $dir/$SVC_FILES.log:" >&2
       cat "$dir/$SVC_FILES.log" >&2
       cmd_stop "$dir" >&2 || true
       exit 1

@@ -134,25 +134,9 @@ http_ok() {
   curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PROMETHEUS_PORT$1" 2>/dev/null
 }
 
-# Waits for /-/ready (Prometheus answers 503 there while it replays its WAL).
-wait_ready() {
-  local dir="$1" pid="$2" waited=0
-  until http_ok /-/ready; do
-    if ! alive "$pid"; then
-      echo "$SVC_SCRIPT: prometheus exited during start-up; $dir/prometheus.log:" >&2
-      cat "$dir/prometheus.log" >&2
-      rm -f "$dir/prometheus.pid"
-      exit 1
-    fi
-    if [ "$waited" -ge $((START_TIMEOUT_SECS * 10)) ]; then
-      echo "$SVC_SCRIPT: /-/ready not answering after ${START_TIMEOUT_SECS}s; $dir/prometheus.log:" >&2
-      cat "$dir/prometheus.log" >&2
-      cmd_stop "$dir" >&2 || true
-      exit 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
+# Ready once /-/ready answers 200 (Prometheus answers 503 there while it replays its WAL).
+prometheus_ready() {
+  http_ok /-/ready
 }
 
 cmd_start() {
@@ -190,8 +174,7 @@ cmd_start() {
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
     </dev/null >>"$dir/prometheus.log" 2>&1 &
   pid=$!
-  wait_started "$dir" "$pid"
-  wait_ready "$dir" "$pid"
+  wait_started "$dir" "$pid" prometheus_ready
   echo "prometheus started (pid $pid) on http://127.0.0.1:$PROMETHEUS_PORT, scraping $target every 1s; config $dir/prometheus.yml, log $dir/prometheus.log"
 }
 
