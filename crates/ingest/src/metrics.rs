@@ -198,23 +198,26 @@ impl HttpMetrics {
         };
         for route in 0..EVENT_ROUTES {
             for status in [200, 422] {
-                http.counter(route, 0, status).increment(0);
+                http.count(route, 0, status, 0);
             }
         }
         http.in_flight.set(0.0);
         Arc::new(http)
     }
 
-    fn counter(&self, route: usize, method: usize, status: u16) -> Counter {
+    /// Adds `n` to the (route, method, status) counter. The common statuses' handles are borrowed
+    /// where they are held (no reference-count traffic per request); the rare ones go through the
+    /// locked map.
+    fn count(&self, route: usize, method: usize, status: u16, n: u64) {
         match STATUSES.iter().position(|s| *s == status) {
             Some(s) => self.requests[(route * METHODS.len() + method) * STATUSES.len() + s]
                 .get_or_init(|| Self::register(route, method, status))
-                .clone(),
+                .increment(n),
             None => {
                 let mut rare = self.rare.lock().unwrap_or_else(|e| e.into_inner());
                 rare.entry((route, method, status))
                     .or_insert_with(|| Self::register(route, method, status))
-                    .clone()
+                    .increment(n)
             }
         }
     }
@@ -268,8 +271,7 @@ pub(crate) async fn track(
     let response = next.run(request).await;
     http.in_flight.decrement(1.0);
     http.durations[route].record(started.elapsed().as_secs_f64());
-    http.counter(route, method, response.status().as_u16())
-        .increment(1);
+    http.count(route, method, response.status().as_u16(), 1);
     response
 }
 
