@@ -14,8 +14,7 @@ use arrow::datatypes::DataType;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrameWriteOptions;
-use deltalake::operations::write::SchemaMode;
-use deltalake::protocol::SaveMode;
+use datafusion::prelude::{Expr, cast, ident};
 use parquet::arrow::ArrowWriter;
 use pinpipe_lake::{KINDS, Lake, layout};
 use pinpipe_model::EventType;
@@ -24,7 +23,8 @@ use serde::Serialize;
 
 use crate::BatchError;
 use crate::analytics::{ANALYTICS, JOINED};
-use crate::session::{BatchConfig, LakeSession, delta_table, load_delta};
+use crate::delta::{self, Overwrite, PARTITION};
+use crate::session::{BatchConfig, LakeSession, curated_table_schema};
 use crate::udf::{clean_fields, udf_name};
 
 /// What one stage did, for the summary.
@@ -184,33 +184,40 @@ pub async fn run(
         let name = format!("curated {kind}");
         progress.stage(&name);
         let t = Instant::now();
-        let plan = session
+        // The engine writes the run's files into a folder of their own; one Delta commit then
+        // makes them the table's content (crate::delta).
+        let rel = layout::curated_table(kind);
+        let run_folder = delta::new_run();
+        let schema = curated_table_schema(event);
+        let columns: Vec<Expr> = schema
+            .fields()
+            .iter()
+            .map(|f| cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+            .collect();
+        session
             .ctx
             .sql(&curated_sql(event, date))
             .await?
-            .logical_plan()
-            .clone();
-        // Loaded when it exists: an overwrite must know the files it replaces.
-        let rel = layout::curated_table(kind);
-        let table = match load_delta(lake, &rel).await? {
-            Some(table) => table,
-            None => delta_table(lake, &rel)?,
-        };
-        let table = table
-            .write(Vec::new())
-            .with_input_plan(plan)
-            .with_session_state(Arc::new(session.ctx.state()))
-            .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(SchemaMode::Overwrite)
-            .with_partition_columns(["dt"])
-            .with_table_name(*kind)
-            .with_description(format!(
-                "pinpipe curated {kind}: clean, de-duplicated (last received wins), received up to {date}"
-            ))
+            .select(columns)?
+            .write_parquet(
+                lake.folder_url(&format!("{rel}/{run_folder}"))?.as_str(),
+                DataFrameWriteOptions::new().with_partition_by(vec![PARTITION.to_owned()]),
+                None,
+            )
             .await?;
-        curated_versions[i] = table
-            .version()
-            .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        curated_versions[i] = delta::commit_overwrite(
+            lake,
+            Overwrite {
+                table: &rel,
+                run: &run_folder,
+                schema: &schema,
+                name: kind,
+                description: format!(
+                    "pinpipe curated {kind}: clean, de-duplicated (last received wins), received up to {date}"
+                ),
+            },
+        )
+        .await?;
         session.register_curated().await?;
         let rows = count(&session, &format!("SELECT COUNT(*) FROM {kind}")).await?;
         stage(&name, t, rows, &mut stages);

@@ -7,6 +7,7 @@
 //! a Ballista cluster whose executors register the same UDFs.
 
 pub mod analytics;
+pub mod delta;
 pub mod job;
 pub mod query;
 pub mod session;
@@ -33,6 +34,9 @@ pub enum BatchError {
     /// A Delta table operation failed.
     #[error("delta: {0}")]
     Delta(#[from] deltalake::DeltaTableError),
+    /// A Delta log action could not be built (schema, metadata).
+    #[error("delta: {0}")]
+    DeltaAction(#[from] deltalake::kernel::Error),
     /// `pinpipe sql` was given a statement that writes.
     #[error("the lake is read-only here: only SELECT (and EXPLAIN, SHOW, DESCRIBE) can run")]
     ReadOnly,

@@ -11,8 +11,9 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -21,16 +22,12 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::delta_datafusion::planner::DeltaPlanner;
-use deltalake::logstore::{
-    LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
-};
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use pinpipe_lake::{KINDS, Lake, layout};
 use serde::{Deserialize, Serialize};
 
 use crate::BatchError;
 use crate::analytics::ANALYTICS;
+use crate::delta::{self, PARTITION, Snapshot};
 use crate::udf::{self, DeadLetterCounts};
 
 /// `[batch]`: the batch job's settings.
@@ -86,12 +83,10 @@ impl LakeSession {
                 "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
                 0,
             );
-        // delta-rs's planner: Delta writes plan custom nodes (metrics observers) of their own.
         let state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(session)
             .with_runtime_env(runtime)
-            .with_query_planner(DeltaPlanner::new())
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_object_store(&lake.store_url(), lake.store());
@@ -155,15 +150,46 @@ impl LakeSession {
     }
 
     /// Registers the curated Delta tables that exist (as `curated_<kind>` and, with data.md's
-    /// columns only, `<kind>`). Returns the kinds found.
+    /// columns only, `<kind>`), each read as a Parquet scan of its current snapshot's files.
+    /// Returns the kinds found.
     pub async fn register_curated(&self) -> Result<Vec<&'static str>, BatchError> {
         let mut found = Vec::new();
         for (kind, event) in KINDS.iter().zip(pinpipe_model::EventType::ALL) {
-            let Some(table) = load_delta(&self.lake, &layout::curated_table(kind)).await? else {
+            let rel = layout::curated_table(kind);
+            let Some(table) = delta::load(&self.lake, &rel).await? else {
                 continue;
             };
-            let provider = table.table_provider().await?;
             let name = format!("curated_{kind}");
+            let files = curated_file_schema(event);
+            let provider: Arc<dyn datafusion::catalog::TableProvider> =
+                match delta::snapshot(&table).await? {
+                    (_, Snapshot::Run(run)) => {
+                        let url = ListingTableUrl::parse(
+                            self.lake.folder_url(&format!("{rel}/{run}"))?.as_str(),
+                        )?;
+                        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                            .with_file_extension(".parquet")
+                            .with_table_partition_cols(vec![(
+                                PARTITION.to_owned(),
+                                DataType::Utf8,
+                            )]);
+                        let config = ListingTableConfig::new(url)
+                            .with_listing_options(options)
+                            .with_schema(files);
+                        Arc::new(ListingTable::try_new(config)?)
+                    }
+                    (_, Snapshot::Empty) => Arc::new(EmptyTable::new(curated_table_schema(event))),
+                    (version, Snapshot::Legacy) => {
+                        tracing::warn!(
+                            table = %rel,
+                            version,
+                            "curated {kind} was written by an older pinpipe (its files are not in \
+                             one run folder) and is left out; the next `pinpipe batch --date D` \
+                             rewrites it"
+                        );
+                        continue;
+                    }
+                };
             self.ctx.deregister_table(name.as_str())?;
             self.ctx.register_table(name.as_str(), provider)?;
             let columns: Vec<String> = udf::clean_fields(event)
@@ -241,58 +267,25 @@ impl LakeSession {
     }
 }
 
-/// delta-rs's plain log store (commits by "rename if absent", which the lake's stores provide)
-/// for any scheme. delta-rs registers it for `file://` only and leaves S3 and GCS to optional
-/// crates that bring their own AWS/GCP clients; pinpipe hands it its own `object_store` stores
-/// instead, so the plain log store is all that is missing.
-struct PlainLogStores;
-
-impl LogStoreFactory for PlainLogStores {
-    fn with_options(
-        &self,
-        prefixed_store: ObjectStoreRef,
-        root_store: ObjectStoreRef,
-        location: &url::Url,
-        options: &StorageConfig,
-    ) -> deltalake::DeltaResult<Arc<dyn LogStore>> {
-        Ok(default_logstore(
-            prefixed_store,
-            root_store,
-            location,
-            options,
-        ))
-    }
+/// The columns of a curated table's Parquet files: data.md's clean columns, then `received_at`
+/// (the partition column [`PARTITION`] is in the folder names, not in the files).
+pub fn curated_file_schema(kind: pinpipe_model::EventType) -> SchemaRef {
+    let mut fields: Vec<Field> = udf::clean_fields(kind)
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("received_at", udf::timestamp_type(), true));
+    Arc::new(Schema::new(fields))
 }
 
-/// Makes delta-rs accept the lake's scheme (idempotent).
-fn register_log_store(lake: &Lake) {
-    let scheme = format!("{}://", lake.url().scheme());
-    if let Ok(url) = url::Url::parse(&scheme) {
-        let factories = logstore_factories();
-        if !factories.contains_key(&url) {
-            factories.insert(url, Arc::new(PlainLogStores));
-        }
-    }
-}
-
-/// A Delta table object for a folder of the lake (not loaded).
-pub fn delta_table(lake: &Lake, rel: &str) -> Result<DeltaTable, BatchError> {
-    register_log_store(lake);
-    let url = lake.folder_url(rel)?;
-    Ok(DeltaTableBuilder::from_url(url.clone())?
-        .with_storage_backend(lake.store(), url)
-        .build()?)
-}
-
-/// The Delta table of a folder of the lake, loaded; `None` when there is none yet.
-pub async fn load_delta(lake: &Lake, rel: &str) -> Result<Option<DeltaTable>, BatchError> {
-    if lake.list(&format!("{rel}/_delta_log")).await?.is_empty() {
-        return Ok(None);
-    }
-    let mut table = delta_table(lake, rel)?;
-    match table.load().await {
-        Ok(()) => Ok(Some(table)),
-        Err(DeltaTableError::NotATable(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+/// A curated table's schema: its files' columns, then [`PARTITION`] (as its Delta metadata
+/// declares it).
+pub fn curated_table_schema(kind: pinpipe_model::EventType) -> SchemaRef {
+    let mut fields: Vec<Field> = curated_file_schema(kind)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(PARTITION, DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
 }
