@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::BatchError;
 use crate::analytics::{ANALYTICS, JOINED};
+use crate::ballista::Engine;
 use crate::delta::{self, Overwrite, PARTITION};
 use crate::session::{BatchConfig, LakeSession, curated_table_schema};
 use crate::udf::{clean_fields, udf_name};
@@ -130,7 +131,18 @@ pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
     )
 }
 
-/// Runs the batch job for `date`.
+/// The query that counts one type's unusable raw records received up to `date` (what the
+/// cleaning UDFs count as they clean, for engines whose counters stay on other machines).
+pub fn dead_letters_sql(kind: EventType, date: NaiveDate) -> String {
+    format!(
+        "SELECT COUNT(*) FROM raw_{raw} WHERE dt <= '{date}' \
+         AND get_field({udf}(value), 'error') IS NOT NULL",
+        raw = kind.plural(),
+        udf = udf_name(kind),
+    )
+}
+
+/// Runs the batch job for `date` on the engine `[batch] engine` names.
 pub async fn run(
     lake: &Lake,
     config: &BatchConfig,
@@ -226,7 +238,21 @@ pub async fn run(
     for (i, rows) in curated_rows.iter_mut().enumerate() {
         *rows = stages[1 + i].rows;
     }
-    let dead_letters = session.dead_letters.get();
+    // In process, the UDFs counted the dead letters as they cleaned; on a cluster they cleaned
+    // on the executors, whose counters do not reach this process, so a query counts them.
+    let dead_letters = match session.engine {
+        Engine::Local => session.dead_letters.get(),
+        Engine::Ballista { .. } => {
+            progress.stage("dead letters");
+            let t = Instant::now();
+            let mut counts = [0; 3];
+            for (i, event) in EventType::ALL.into_iter().enumerate() {
+                counts[i] = count(&session, &dead_letters_sql(event, date)).await?;
+            }
+            stage("dead letters", t, counts.iter().sum(), &mut stages);
+            counts
+        }
+    };
 
     // 3. The analytics, over the curated tables just written. Their common join is computed
     //    once, into the lake's work area, and every analytic reads that (a view would repeat the
@@ -445,7 +471,7 @@ pub async fn publish(
     date: NaiveDate,
     db: &ServingDb,
 ) -> Result<u64, BatchError> {
-    let session = LakeSession::new(lake, config).await?;
+    let session = LakeSession::local(lake, config).await?;
     if session.register_analytics(Some(date)).await? != Some(date) {
         return Err(BatchError::NoAnalytics(date));
     }

@@ -7,6 +7,7 @@
 //! a Ballista cluster whose executors register the same UDFs.
 
 pub mod analytics;
+pub mod ballista;
 pub mod delta;
 pub mod job;
 pub mod query;
@@ -37,6 +38,12 @@ pub enum BatchError {
     /// A Delta log action could not be built (schema, metadata).
     #[error("delta: {0}")]
     DeltaAction(#[from] deltalake::kernel::Error),
+    /// The engine is misconfigured or cannot be reached.
+    #[error("{0}")]
+    Engine(String),
+    /// A Ballista scheduler or executor failed.
+    #[error("ballista: {0}")]
+    Ballista(#[from] ballista_core::error::BallistaError),
     /// `pinpipe sql` was given a statement that writes.
     #[error("the lake is read-only here: only SELECT (and EXPLAIN, SHOW, DESCRIBE) can run")]
     ReadOnly,

@@ -21,7 +21,7 @@ pub async fn query(
     sql: &str,
     date: Option<NaiveDate>,
 ) -> Result<Rows, BatchError> {
-    let session = LakeSession::new(lake, config).await?;
+    let session = LakeSession::local(lake, config).await?;
     session.register_curated().await?;
     session.register_analytics(date).await?;
     let options = SQLOptions::new()

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::BatchError;
 use crate::analytics::ANALYTICS;
+use crate::ballista::Engine;
 use crate::delta::{self, PARTITION, Snapshot};
 use crate::udf::{self, DeadLetterCounts};
 
@@ -38,6 +39,9 @@ pub struct BatchConfig {
     pub memory_limit_mb: u64,
     /// Parallel partitions of a plan; 0 means one per CPU core.
     pub target_partitions: usize,
+    /// Where the job's plans run: `local` (this process) or `ballista://HOST:PORT` (a Ballista
+    /// cluster of `pinpipe ballista-scheduler` and `pinpipe ballista-executor`).
+    pub engine: String,
 }
 
 impl Default for BatchConfig {
@@ -45,6 +49,7 @@ impl Default for BatchConfig {
         BatchConfig {
             memory_limit_mb: 1024,
             target_partitions: 0,
+            engine: "local".to_owned(),
         }
     }
 }
@@ -55,46 +60,77 @@ pub struct LakeSession {
     pub ctx: SessionContext,
     /// The lake.
     pub lake: Lake,
-    /// Records the cleaning UDFs found unusable.
+    /// Records the cleaning UDFs found unusable (in this process: on a Ballista cluster they
+    /// are cleaned, and counted, on the executors).
     pub dead_letters: DeadLetterCounts,
+    /// Where its queries run.
+    pub engine: Engine,
+}
+
+/// pinpipe's settings on a session config (the in-process engine's and every Ballista node's).
+pub fn session_settings(session: SessionConfig, config: &BatchConfig) -> SessionConfig {
+    let partitions = if config.target_partitions == 0 {
+        std::thread::available_parallelism().map_or(2, usize::from)
+    } else {
+        config.target_partitions
+    };
+    session
+        .with_target_partitions(partitions)
+        .with_information_schema(true)
+        // As delta-rs configures its own sessions: hash-join IN-list pushdown can fail on
+        // dictionary-encoded join keys.
+        .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
+        .set_usize(
+            "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
+            0,
+        )
 }
 
 impl LakeSession {
     /// A session with the lake's store and raw tables registered (curated and analytics tables
     /// come with [`LakeSession::register_curated`] and [`LakeSession::register_analytics`]).
     pub async fn new(lake: &Lake, config: &BatchConfig) -> Result<LakeSession, BatchError> {
-        let partitions = if config.target_partitions == 0 {
-            std::thread::available_parallelism().map_or(2, usize::from)
-        } else {
-            config.target_partitions
+        Self::on(lake, config, &Engine::parse(&config.engine)?).await
+    }
+
+    /// A session like [`LakeSession::new`] whose queries run in this process, whatever
+    /// `[batch] engine` says (`pinpipe sql`, small reads).
+    pub async fn local(lake: &Lake, config: &BatchConfig) -> Result<LakeSession, BatchError> {
+        Self::on(lake, config, &Engine::Local).await
+    }
+
+    /// A session whose queries run on `engine`.
+    pub async fn on(
+        lake: &Lake,
+        config: &BatchConfig,
+        engine: &Engine,
+    ) -> Result<LakeSession, BatchError> {
+        let (ctx, dead_letters) = match engine {
+            Engine::Local => {
+                let memory = usize::try_from(config.memory_limit_mb.max(64) * 1024 * 1024)
+                    .unwrap_or(usize::MAX);
+                let runtime = RuntimeEnvBuilder::new()
+                    .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+                    .build_arc()?;
+                let state = SessionStateBuilder::new()
+                    .with_default_features()
+                    .with_config(session_settings(SessionConfig::new(), config))
+                    .with_runtime_env(runtime)
+                    .build();
+                let ctx = SessionContext::new_with_state(state);
+                ctx.register_object_store(&lake.store_url(), lake.store());
+                let dead_letters = udf::register(&ctx);
+                (ctx, dead_letters)
+            }
+            Engine::Ballista { host, port } => {
+                crate::ballista::client_context(lake, config, host, *port).await?
+            }
         };
-        let memory =
-            usize::try_from(config.memory_limit_mb.max(64) * 1024 * 1024).unwrap_or(usize::MAX);
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
-            .build_arc()?;
-        let session = SessionConfig::new()
-            .with_target_partitions(partitions)
-            .with_information_schema(true)
-            // As delta-rs configures its own sessions: hash-join IN-list pushdown can fail on
-            // dictionary-encoded join keys.
-            .set_usize("datafusion.optimizer.hash_join_inlist_pushdown_max_size", 0)
-            .set_usize(
-                "datafusion.optimizer.hash_join_inlist_pushdown_max_distinct_values",
-                0,
-            );
-        let state = SessionStateBuilder::new()
-            .with_default_features()
-            .with_config(session)
-            .with_runtime_env(runtime)
-            .build();
-        let ctx = SessionContext::new_with_state(state);
-        ctx.register_object_store(&lake.store_url(), lake.store());
-        let dead_letters = udf::register(&ctx);
         let this = LakeSession {
             ctx,
             lake: lake.clone(),
             dead_letters,
+            engine: engine.clone(),
         };
         for kind in KINDS {
             this.register_listing(

@@ -83,15 +83,21 @@ pub fn udf_name(kind: EventType) -> &'static str {
     }
 }
 
-/// How many records each cleaning UDF found unusable (dead letters), in `EventType::ALL` order.
-/// Counted as they are cleaned, for the run's summary.
+/// How many records each cleaning UDF found unusable (dead letters) and how many it cleaned in
+/// all, in `EventType::ALL` order. Counted as they are cleaned, in the process that cleans them,
+/// for the run's summary (and a Ballista executor's report of its work).
 #[derive(Debug, Clone, Default)]
-pub struct DeadLetterCounts(Arc<[AtomicU64; 3]>);
+pub struct DeadLetterCounts(Arc<[AtomicU64; 6]>);
 
 impl DeadLetterCounts {
-    /// The counts so far: pins, geos, users.
+    /// The dead letters so far: pins, geos, users.
     pub fn get(&self) -> [u64; 3] {
         [0, 1, 2].map(|i| self.0[i].load(Ordering::Relaxed))
+    }
+
+    /// The records cleaned so far (usable or not): pins, geos, users.
+    pub fn cleaned(&self) -> [u64; 3] {
+        [3, 4, 5].map(|i| self.0[i].load(Ordering::Relaxed))
     }
 
     /// Starts counting from zero.
@@ -186,6 +192,7 @@ impl ScalarUDFImpl for CleanUdf {
             .downcast_ref::<StructArray>()
             .map_or(0, |s| s.column(0).len() - s.column(0).null_count());
         self.counts.0[self.slot].fetch_add(errors as u64, Ordering::Relaxed);
+        self.counts.0[3 + self.slot].fetch_add(values.len() as u64, Ordering::Relaxed);
         Ok(ColumnarValue::Array(array))
     }
 }

@@ -15,6 +15,8 @@ pub struct Args {
     /// Write the DAG file here instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    engine: crate::config::EngineArg,
 }
 
 /// Writes the Airflow DAG file.
@@ -23,6 +25,7 @@ pub fn run(
     config_file: Option<&Path>,
     options: &Args,
 ) -> anyhow::Result<ExitCode> {
+    let config = &config.with_engine(&options.engine)?;
     config.schedule.parsed_cron()?;
     let binary = std::env::current_exe()
         .context("cannot find the pinpipe binary's path")?
@@ -37,6 +40,10 @@ pub fn run(
     let target = pinpipe_schedule::airflow::Target {
         binary,
         global_args,
+        batch_args: match config.batch.engine.as_str() {
+            "local" => Vec::new(),
+            engine => vec!["--engine".to_owned(), engine.to_owned()],
+        },
         today: Utc::now().date_naive(),
     };
     let text = pinpipe_schedule::airflow::dag_file(&config.schedule, &target);

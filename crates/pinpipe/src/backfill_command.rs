@@ -24,11 +24,14 @@ pub struct Args {
     /// Run dates that already succeeded too.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    engine: crate::config::EngineArg,
 }
 
 /// Runs the DAG for each date of a range, in order, skipping dates already successful (so an
 /// interrupted backfill resumes where it stopped). Exit 1 when a date failed.
 pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let config = &config.with_engine(&options.engine)?;
     if options.to < options.from {
         anyhow::bail!("--to {} is before --from {}", options.to, options.from);
     }

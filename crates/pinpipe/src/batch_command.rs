@@ -31,6 +31,8 @@ pub struct Args {
     /// log holds (as the daily DAG's wait_watermark task does).
     #[arg(long)]
     wait: bool,
+    #[command(flatten)]
+    engine: crate::config::EngineArg,
 }
 
 /// The event log, when there is one to look at: a local log only when its file exists (a batch
@@ -109,6 +111,7 @@ impl Progress for Spinner {
 
 /// Runs the batch job for one date and prints its summary.
 pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let config = &config.with_engine(&options.engine)?;
     let date = options
         .date
         .unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));

@@ -102,9 +102,22 @@ impl Config {
         if let Some(dir) = data_dir {
             figment = figment.merge(Serialized::default("data_dir", dir));
         }
-        figment
+        let config: Config = figment
             .extract()
-            .context("invalid configuration (see `pinpipe config` and README.md, Configuration)")
+            .context("invalid configuration (see `pinpipe config` and README.md, Configuration)")?;
+        pinpipe_batch::ballista::Engine::parse(&config.batch.engine)
+            .context("invalid configuration: [batch] engine")?;
+        Ok(config)
+    }
+
+    /// This configuration with `--engine`, when given, as `[batch] engine`.
+    pub fn with_engine(&self, engine: &EngineArg) -> anyhow::Result<Config> {
+        let mut config = self.clone();
+        if let Some(url) = &engine.engine {
+            let parsed = pinpipe_batch::ballista::Engine::parse(url).context("--engine")?;
+            config.batch.engine = parsed.url();
+        }
+        Ok(config)
     }
 
     /// The configuration as TOML, with secrets replaced by `***`.
@@ -113,6 +126,15 @@ impl Config {
         redact(&mut value);
         Ok(toml::to_string(&value)?)
     }
+}
+
+/// `--engine`: where the batch job's plans run, for the commands that run it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineArg {
+    /// Where the batch job runs: `local` (this process) or `ballista://HOST:PORT` (a Ballista
+    /// cluster's scheduler, `pinpipe ballista-scheduler`) [default: [batch] engine].
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
 }
 
 /// Key names whose values are secrets.

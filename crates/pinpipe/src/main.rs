@@ -12,6 +12,8 @@ mod signal;
 mod airflow_dag_command;
 mod analytics_command;
 mod backfill_command;
+mod ballista_executor_command;
+mod ballista_scheduler_command;
 mod batch_command;
 mod clean_command;
 mod config_command;
@@ -122,6 +124,13 @@ enum Command {
     AirflowDag(airflow_dag_command::Args),
     /// Write the Grafana dashboard for pinpipe's metrics (deploy/grafana/pinpipe.json).
     GrafanaDashboard(grafana_dashboard_command::Args),
+    /// Run the scheduler of a Ballista cluster for the batch job (`pinpipe batch --engine
+    /// ballista://HOST:PORT`): the same binary, with pinpipe's cleaning UDFs and the lake's store.
+    /// Stops on Ctrl-C or SIGTERM.
+    BallistaScheduler(ballista_scheduler_command::Args),
+    /// Run an executor of a Ballista cluster for the batch job, registered with its scheduler;
+    /// it reads the lake of this configuration. Stops (deregistering) on Ctrl-C or SIGTERM.
+    BallistaExecutor(ballista_executor_command::Args),
     /// Watch a running pinpipe in the terminal: per stage, events in and out per second, errors
     /// per minute, lag and totals, redrawn every second from its admin listener
     /// (`/api/v1/overview`). Exit code 1 when the listener cannot be reached.
@@ -151,7 +160,9 @@ impl Command {
             | Command::Schedule(_)
             | Command::Trigger(_)
             | Command::Backfill(_)
-            | Command::Task(_) => true,
+            | Command::Task(_)
+            | Command::BallistaScheduler(_)
+            | Command::BallistaExecutor(_) => true,
             Command::Clean(_)
             | Command::Config(_)
             | Command::Topics(_)
@@ -209,6 +220,8 @@ impl Command {
             Command::AirflowDag(args) => airflow_dag_command::run(config, config_file, &args),
             Command::GrafanaDashboard(args) => grafana_dashboard_command::run(&args),
             Command::Top(args) => top_command::run(config, &args).await,
+            Command::BallistaScheduler(args) => ballista_scheduler_command::run(config, &args).await,
+            Command::BallistaExecutor(args) => ballista_executor_command::run(config, &args).await,
         }
     }
 }
@@ -233,6 +246,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), cli.data_dir)?;
     if cli.command.logs() {
         init_tracing(cli.log_format);
+    }
+    if matches!(
+        cli.command,
+        Command::BallistaScheduler(_) | Command::BallistaExecutor(_)
+    ) {
+        // Ballista's scheduler and executor log through `log`; their lines join pinpipe's.
+        let _ = tracing_log::LogTracer::init();
     }
     let runtime = cli.command.runtime()?;
     runtime.block_on(cli.command.run(&config, cli.config.as_deref()))

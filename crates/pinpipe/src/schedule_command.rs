@@ -22,10 +22,13 @@ pub struct Args {
 
     #[command(flatten)]
     observe: ObserveArgs,
+    #[command(flatten)]
+    engine: crate::config::EngineArg,
 }
 
 /// Runs the scheduler until a signal (or once).
 pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let config = &config.with_engine(&options.engine)?;
     let observer = Observer::install(config, &options.observe).await?;
     let parts = DagParts::open(config).await?;
     let ctx = parts.context(config);

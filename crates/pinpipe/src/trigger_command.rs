@@ -15,11 +15,14 @@ pub struct Args {
     /// The day to compute.
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: NaiveDate,
+    #[command(flatten)]
+    engine: crate::config::EngineArg,
 }
 
 /// Runs the DAG for one date now. Exit code 0 on success, 1 on failure, 4 when another process
 /// is running that date.
 pub async fn run(config: &Config, options: &Args) -> anyhow::Result<ExitCode> {
+    let config = &config.with_engine(&options.engine)?;
     let parts = DagParts::open(config).await?;
     let ctx = parts.context(config);
     let mut stop = stop_on_signal();

@@ -12,6 +12,8 @@ pub struct Target {
     pub binary: String,
     /// Arguments put before every command (`--data-dir …`, `--config …`).
     pub global_args: Vec<String>,
+    /// Arguments added to the batch task (`--engine ballista://…`).
+    pub batch_args: Vec<String>,
     /// The day the file is written (catch-up starts `catchup_days` before it).
     pub today: NaiveDate,
 }
@@ -35,6 +37,7 @@ fn py(text: &str) -> String {
 pub fn dag_file(config: &ScheduleConfig, target: &Target) -> String {
     let start = target.today - Days::new(u64::from(config.catchup_days.max(1)));
     let args: Vec<String> = target.global_args.iter().map(|a| py(a)).collect();
+    let batch_args: Vec<String> = target.batch_args.iter().map(|a| py(a)).collect();
     format!(
         r#""""pinpipe's daily batch for Apache Airflow 3, written by `pinpipe airflow-dag`.
 
@@ -54,6 +57,8 @@ from airflow.sdk import DAG
 
 PINPIPE = os.environ.get("PINPIPE_BIN", {binary})
 GLOBAL_ARGS = [{args}]
+# The batch task's engine: in the task's process, or a Ballista cluster's scheduler.
+BATCH_ARGS = [{batch_args}]
 # The day a run computes: the day before the run's logical date.
 DAY = "{{{{ macros.ds_add(ds, -1) }}}}"
 
@@ -82,7 +87,7 @@ with DAG(
     )
     batch = BashOperator(
         task_id="batch",
-        bash_command=pinpipe("batch", "--date", DAY, "--no-serving"),
+        bash_command=pinpipe("batch", "--date", DAY, "--no-serving", *BATCH_ARGS),
     )
     reconcile = BashOperator(
         task_id="reconcile",
@@ -100,6 +105,7 @@ with DAG(
 "#,
         binary = py(&target.binary),
         args = args.join(", "),
+        batch_args = batch_args.join(", "),
         cron = py(&config.cron),
         sy = start.format("%Y"),
         sm = start.format("%-m"),
@@ -127,6 +133,7 @@ mod tests {
         let target = Target {
             binary: "/opt/pin'pipe".into(),
             global_args: vec!["--data-dir".into(), "/data".into()],
+            batch_args: vec!["--engine".into(), "ballista://sched:50050".into()],
             today: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
         };
         let dag = dag_file(&config, &target);
@@ -137,5 +144,10 @@ mod tests {
         assert!(dag.contains("'/opt/pin\\'pipe'"));
         assert!(dag.contains("start_date=datetime(2026, 11, 19)"));
         assert!(dag.contains("\"{{ macros.ds_add(ds, -1) }}\""));
+        assert!(
+            dag.contains("BATCH_ARGS = ['--engine', 'ballista://sched:50050']"),
+            "{dag}"
+        );
+        assert!(dag.contains("\"--no-serving\", *BATCH_ARGS)"), "{dag}");
     }
 }
