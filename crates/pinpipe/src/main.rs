@@ -220,7 +220,9 @@ impl Command {
             Command::AirflowDag(args) => airflow_dag_command::run(config, config_file, &args),
             Command::GrafanaDashboard(args) => grafana_dashboard_command::run(&args),
             Command::Top(args) => top_command::run(config, &args).await,
-            Command::BallistaScheduler(args) => ballista_scheduler_command::run(config, &args).await,
+            Command::BallistaScheduler(args) => {
+                ballista_scheduler_command::run(config, &args).await
+            }
             Command::BallistaExecutor(args) => ballista_executor_command::run(config, &args).await,
         }
     }
