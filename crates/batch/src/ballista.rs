@@ -116,7 +116,7 @@ pub fn scheduler_session_builder(lake: Lake) -> SessionBuilder {
         let state = SessionStateBuilder::new_from_existing(state)
             .with_runtime_env(runtime(&lake, None)?)
             .build();
-        Ok(with_udfs(state).0)
+        Ok(with_udfs(crate::session::without_field_pushdown(state)).0)
     })
 }
 
@@ -164,6 +164,7 @@ pub async fn client_context(
         .with_config(session_config(config))
         .with_runtime_env(runtime(lake, None)?)
         .build();
+    let state = crate::session::without_field_pushdown(state);
     let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), state).await?;
     // After the upgrade: `upgrade_for_ballista` replaces the state's scalar functions with
     // Ballista's list, so UDFs put on the state before it would be gone (confirmed here:

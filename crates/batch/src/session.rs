@@ -20,7 +20,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use pinpipe_lake::{KINDS, Lake, layout};
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,30 @@ pub fn session_settings(session: SessionConfig, config: &BatchConfig) -> Session
         )
 }
 
+/// `state` without DataFusion 55's two passes that move struct field accesses towards the scan
+/// (`extract_leaf_expressions`, `push_down_leaf_projections`). They rewrite
+/// `get_field(c, 'x')` over `c = clean_pin(value)` into `get_field(clean_pin(value), 'x')`, one
+/// copy of the cleaning call per field read (the filter on `error`, the key, every column), so
+/// each record was cleaned several times and each dead letter counted more than once. pinpipe's
+/// tables have no struct columns for them to prune. Every session of the batch layer (in-process,
+/// a Ballista client, the Ballista scheduler) goes through here.
+pub fn without_field_pushdown(state: SessionState) -> SessionState {
+    let rules: Vec<_> = state
+        .optimizers()
+        .iter()
+        .filter(|rule| {
+            !matches!(
+                rule.name(),
+                "extract_leaf_expressions" | "push_down_leaf_projections"
+            )
+        })
+        .cloned()
+        .collect();
+    SessionStateBuilder::new_from_existing(state)
+        .with_optimizer_rules(rules)
+        .build()
+}
+
 impl LakeSession {
     /// A session with the lake's store and raw tables registered (curated and analytics tables
     /// come with [`LakeSession::register_curated`] and [`LakeSession::register_analytics`]).
@@ -117,7 +141,7 @@ impl LakeSession {
                     .with_config(session_settings(SessionConfig::new(), config))
                     .with_runtime_env(runtime)
                     .build();
-                let ctx = SessionContext::new_with_state(state);
+                let ctx = SessionContext::new_with_state(without_field_pushdown(state));
                 ctx.register_object_store(&lake.store_url(), lake.store());
                 let dead_letters = udf::register(&ctx);
                 (ctx, dead_letters)

@@ -149,7 +149,11 @@ impl CleanUdf {
     fn new(kind: EventType, counts: DeadLetterCounts, slot: usize) -> Self {
         CleanUdf {
             kind,
-            signature: Signature::any(1, Volatility::Immutable),
+            // Volatile, although cleaning is pure: DataFusion may copy an immutable call into
+            // the scan (one copy per extracted field) and into the filter above it, so each
+            // record was cleaned two or more times and each dead letter counted twice. A
+            // volatile call is evaluated once per row, where the plan computes it.
+            signature: Signature::any(1, Volatility::Volatile),
             counts,
             slot,
         }

@@ -7,6 +7,7 @@
 mod support;
 
 mod airflow;
+mod ballista;
 mod batch;
 mod batch_stores;
 mod cli;
