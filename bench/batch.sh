@@ -8,7 +8,10 @@
 #     Delta, all 11 analytics, serving DB): wall time, peak RSS (/usr/bin/time) and the stages;
 #     twice with the default memory pool (1024 MiB), then once with BENCH_LOW_MEMORY_MB (512).
 #     Baseline in the same run: `pinpipe clean --type pin --dedup` over the pins alone (one
-#     thread, streaming), i.e. the batch job's cost against the plain cleaning of a third of it.
+#     thread, streaming), i.e. the batch job's cost against the plain cleaning of a third of it;
+#   - the same batch job on a Ballista cluster on this machine (`pinpipe ballista-scheduler` and
+#     two `pinpipe ballista-executor --vcores 1`, `pinpipe batch --engine ballista://…`): wall
+#     time against the in-process run 1 above, peak RSS of each process (BENCH_CLUSTER=0 skips).
 #
 #   bench/batch.sh
 #
@@ -95,6 +98,7 @@ for run in 1 2; do
   start=$(now)
   /usr/bin/time -f "%M" -o "$WORK/batch.rss" "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" --json > "$WORK/batch.json"
   end=$(now)
+  [ "$run" = 1 ] && local_secs=$(secs "$start" "$end")
   echo "batch run $run: $(secs "$start" "$end") s wall, peak RSS $(( $(cat "$WORK/batch.rss") / 1024 )) MB"
   python3 - "$WORK/batch.json" "$clean_secs" <<'PY'
 import json, sys
@@ -118,4 +122,43 @@ if PINPIPE_BATCH__MEMORY_LIMIT_MB=$low /usr/bin/time -f "%M" -o "$WORK/batch.rss
   echo "batch run 3, memory_limit_mb = $low: $(secs "$start" "$end") s wall, peak RSS $(( $(cat "$WORK/batch.rss") / 1024 )) MB"
 else
   echo "batch run 3, memory_limit_mb = $low: FAILED: $(head -c 300 "$WORK/batch.err")"
+fi
+
+# The same job on a Ballista cluster on this machine: a scheduler and two executors with one
+# task slot each (the machine's two cores), each executor's memory pool [batch] memory_limit_mb.
+if [ "${BENCH_CLUSTER:-1}" != 0 ]; then
+  "$BIN" --data-dir "$WORK/d" ballista-scheduler --bind 127.0.0.1:8150 > "$WORK/scheduler.log" 2>&1 &
+  SCHEDULER=$!
+  PIDS+=("$SCHEDULER")
+  wait_port 8150
+  EXECUTORS=()
+  for i in 0 1; do
+    RUST_LOG=info "$BIN" --data-dir "$WORK/d" ballista-executor --scheduler 127.0.0.1:8150 --port $((8151 + 10 * i)) \
+      --grpc-port $((8152 + 10 * i)) --work-dir "$WORK/executor-$i" --vcores 1 > "$WORK/executor-$i.log" 2>&1 &
+    EXECUTORS+=($!)
+    PIDS+=($!)
+    wait_port $((8151 + 10 * i))
+  done
+  sleep 1 # the executors register with the scheduler right after binding
+  peak() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
+  for run in 1 2; do
+    start=$(now)
+    /usr/bin/time -f "%M" -o "$WORK/batch.rss" "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" \
+      --json --engine ballista://127.0.0.1:8150 > "$WORK/batch.json"
+    end=$(now)
+    cluster_secs=$(secs "$start" "$end")
+    echo "cluster batch run $run (1 scheduler, 2 executors x 1 slot): $cluster_secs s wall" \
+      "= $(python3 -c "print(f'{$cluster_secs / $local_secs:.2f}')")x the in-process run 1;" \
+      "peak RSS: client $(( $(cat "$WORK/batch.rss") / 1024 )) MB, scheduler $(peak "$SCHEDULER") MB," \
+      "executors $(peak "${EXECUTORS[0]}") and $(peak "${EXECUTORS[1]}") MB"
+    python3 - "$WORK/batch.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("  stages: " + ", ".join(f"{st['name']} {st['seconds']:.2f} s" for st in s["stages"]))
+print(f"  raw records {sum(s['raw_records']):,}, curated rows {s['curated_rows']}, dead letters {s['dead_letters']}")
+PY
+  done
+  for pid in "${EXECUTORS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  grep -h "Ballista executor stopped" "$WORK"/executor-*.log | sed 's/^.*INFO [^ ]* /  /; s/ cleaned_pins=.*//'
+  kill -TERM "$SCHEDULER"; wait "$SCHEDULER" || true
 fi

@@ -260,10 +260,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(cli.command.run(&config, cli.config.as_deref()))
 }
 
-/// Logs to stderr as `format` says; `RUST_LOG` overrides the level (default `info`).
+/// Logs to stderr as `format` says; `RUST_LOG` overrides the level (default `info`; the Delta
+/// kernel's and the Ballista client's per-query lines at `warn`: a batch on a cluster would
+/// print two lines per query between its stages).
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,buoyant_kernel=warn,deltalake_core=warn")
+        tracing_subscriber::EnvFilter::new(
+            "info,buoyant_kernel=warn,deltalake_core=warn,\
+             ballista_core::execution_plans::distributed_query=warn",
+        )
     });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // A log line that cannot be written (stderr redirected to a full disk) is dropped: by default
