@@ -106,6 +106,13 @@ pub async fn analytics_dates(lake: &Lake) -> Result<Vec<NaiveDate>, BatchError> 
 /// ([`pinpipe_model::recency::latest`], tested equal in this module): first the last record of
 /// each partition the key is in (highest offset), then, of those, the latest receive time, a
 /// tie going to the higher partition.
+///
+/// Unusable records are dropped after the per-partition window, not right after cleaning: a
+/// filter there, DataFusion 55's physical filter pushdown moves below the projection that cleans,
+/// with the cleaning call copied into it, so every usable record was cleaned twice. No filter
+/// moves below a window on a column it does not partition by. An unusable record has no key
+/// (every usable one has: data.md makes `unique_id` and `ind` required), so the null-key window
+/// partition holds only unusable records and the result is the same.
 pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
     let raw = format!("raw_{}", kind.plural());
     let key = kind.key_field();
@@ -122,9 +129,8 @@ pub fn curated_sql(kind: EventType, date: NaiveDate) -> String {
                PARTITION BY k, \"partition\" ORDER BY \"offset\" DESC) AS in_partition \
              FROM (SELECT c, get_field(c, '{key}') AS k, \"partition\", \"offset\", received_at, dt \
                    FROM (SELECT {udf}(value) AS c, \"partition\", \"offset\", received_at, dt \
-                         FROM {raw} WHERE dt <= '{date}') cleaned \
-                   WHERE get_field(c, 'error') IS NULL) usable\
-           ) last_in_partition WHERE in_partition = 1\
+                         FROM {raw} WHERE dt <= '{date}') cleaned) keyed\
+           ) last_in_partition WHERE in_partition = 1 AND get_field(c, 'error') IS NULL\
          ) ranked WHERE rn = 1",
         columns = columns.join(", "),
         udf = udf_name(kind),

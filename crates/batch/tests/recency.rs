@@ -173,3 +173,64 @@ async fn curated_rows_are_the_recency_rules_winners() {
         "the data must exercise keys in several partitions ({moved_keys})"
     );
 }
+
+/// The de-duplication query cleans each raw record once, so the UDF's counters are exact: its
+/// dead letters are the unusable records, and it cleaned as many records as the table holds
+/// (DataFusion 55 used to copy the call into the scan once per field read and into the filter).
+#[tokio::test]
+async fn each_raw_record_is_cleaned_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&LakeConfig::default(), dir.path()).unwrap();
+    let session = LakeSession::new(&lake, &BatchConfig::default())
+        .await
+        .unwrap();
+    let records = records(7, 200);
+    let batch = raw_batch(&records);
+    let unusable = 5;
+    let values: Vec<Option<&[u8]>> = (0..batch.num_rows())
+        .map(|i| {
+            if i < unusable {
+                Some(b"not json".as_slice())
+            } else {
+                Some(batch.column(4).as_binary::<i32>().value(i))
+            }
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[4] = Arc::new(BinaryArray::from(values));
+    let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+    session.ctx.deregister_table("raw_pins").unwrap();
+    session
+        .ctx
+        .register_table("raw_pins", Arc::new(table))
+        .unwrap();
+
+    let date = NaiveDate::from_ymd_opt(2020, 9, 13).unwrap();
+    session.dead_letters.reset();
+    session
+        .ctx
+        .sql(&job::curated_sql(EventType::Pin, date))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(session.dead_letters.get(), [unusable as u64, 0, 0]);
+    assert_eq!(session.dead_letters.cleaned(), [records.len() as u64, 0, 0]);
+
+    // The query a cluster uses for the same number.
+    let batches = session
+        .ctx
+        .sql(&job::dead_letters_sql(EventType::Pin, date))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let count = arrow::compute::cast(batches[0].column(0), &DataType::Int64).unwrap();
+    assert_eq!(
+        count.as_primitive::<arrow::datatypes::Int64Type>().value(0),
+        unusable as i64
+    );
+}
