@@ -1,6 +1,8 @@
 //! The daily batch job (`pinpipe batch --date D`): raw zone up to D → clean (the model crate's
 //! rules, as UDFs) → de-duplicate (last received wins) → curated Delta tables → the 11
-//! analytics → the lake (`analytics/<name>/dt=D/`) and the serving DB.
+//! analytics → the lake (`analytics/<name>/dt=D/`) and the serving DB. The queries run on the
+//! session's engine (in-process, or a Ballista cluster: `[batch] engine`); the Delta commits, the
+//! analytics' files and the serving DB are written by this process.
 //!
 //! Idempotent: the curated tables are overwritten as a whole in one Delta commit each (a run
 //! killed midway leaves the previous version in place), and a date's analytics files and serving

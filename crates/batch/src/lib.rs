@@ -3,8 +3,11 @@
 //!
 //! Cleaning is the model crate's, registered as UDFs ([`udf`]), so the batch layer and the speed
 //! layer cannot disagree. Every step is a DataFusion plan (SQL over tables registered from the
-//! object store), with nothing collected into the process in between, so the plans can move to
-//! a Ballista cluster whose executors register the same UDFs.
+//! object store), with nothing collected into the process in between, so the same plans run
+//! in-process or on a DataFusion Ballista cluster whose scheduler and executors are this binary
+//! ([`ballista`]: they register the same UDFs and the lake's store). Curated tables are written
+//! by the engine as Parquet and committed to Delta by pinpipe ([`delta`]), so both engines write
+//! them the same way.
 
 pub mod analytics;
 pub mod ballista;
