@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::lake::{
-    analytics, assert_analytics_equal, curated, lake_once, post, read_expected, repo, run_ok, today,
+    analytics, assert_analytics_equal, curated, golden_batch, lake_once, post, post_golden,
+    read_expected, run_ok, today,
 };
 use crate::support::{Pinpipe, pinpipe, text, unused_port};
 
@@ -174,29 +175,9 @@ fn sum(counts: &Value) -> u64 {
 /// producer would (the ingest API refuses them), to each topic. Returns how many per topic.
 fn append_unusable(data: &Path) -> u64 {
     let values: [&[u8]; 3] = [b"[1, 2]", b"not json", br#"{"unique_id": "x"}"#];
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let log = pinpipe_log::EventLog::open(&pinpipe_log::LogConfig::default(), data)
-            .await
-            .unwrap();
-        for topic in ["pins", "geos", "users"] {
-            let records = values
-                .iter()
-                .enumerate()
-                .map(|(i, value)| pinpipe_log::NewRecord {
-                    key: format!("unusable-{i}").into_bytes(),
-                    value: value.to_vec(),
-                    timestamp_ms: pinpipe_log::now_ms(),
-                    headers: Vec::new(),
-                })
-                .collect();
-            log.append(topic, records).await.unwrap();
-        }
-        log.close().await.unwrap();
-    });
+    for topic in ["pins", "geos", "users"] {
+        crate::support::append_foreign(data, topic, "unusable", &values);
+    }
     values.len() as u64
 }
 
@@ -398,29 +379,10 @@ fn the_daily_job_on_a_ballista_cluster_equals_the_in_process_one() {
 
     // The golden batch set through the same cluster gives its expected files.
     let golden_data = dir.path().join("golden");
-    let golden = repo().join("tests/golden/batch");
     let mut server = Pinpipe::command(dir.path(), &["serve"])
         .data_dir(&golden_data)
         .start();
-    let out = pinpipe(
-        dir.path(),
-        &[
-            "emulate",
-            "--url",
-            &server.url(""),
-            "--source",
-            golden.to_str().unwrap(),
-            "--order",
-            "sequential",
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-        ],
-        &[],
-        "",
-    );
-    assert!(out.status.success(), "emulate: {}", text(&out.stderr));
+    post_golden(dir.path(), &server.url(""));
     assert!(server.stop().success());
     lake_once(dir.path(), &golden_data, &[]);
     let date = today();
@@ -428,7 +390,7 @@ fn the_daily_job_on_a_ballista_cluster_equals_the_in_process_one() {
     read += sum(&summary["raw_records"]);
     assert_analytics_equal(
         &analytics(dir.path(), &golden_data, &[], &date),
-        &read_expected(&golden.join("expected")),
+        &read_expected(&golden_batch().join("expected")),
     );
 
     // The cleaning ran on the executors: their UDFs cleaned at least every raw record the

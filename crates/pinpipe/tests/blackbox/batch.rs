@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::lake::{
     analytics, assert_analytics_equal, assert_curated_equals_clean_dedup, batch, curated,
-    lake_once, lake_sql, post, read_expected, reference_analytics, repo, run_ok, today,
+    golden_batch, lake_once, lake_sql, post, post_golden, read_expected, reference_analytics,
+    run_ok, today,
 };
 use crate::support::serving::sql;
 use crate::support::{Pinpipe, pinpipe, record_counts, text};
@@ -204,33 +205,14 @@ fn python_with_deltalake() -> Option<String> {
 fn golden_analytics() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let golden = repo().join("tests/golden/batch");
     let server = Pinpipe::command(dir.path(), &["serve"])
         .data_dir(&data)
         .start();
-    let out = pinpipe(
-        dir.path(),
-        &[
-            "emulate",
-            "--url",
-            &server.url(""),
-            "--source",
-            golden.to_str().unwrap(),
-            "--order",
-            "sequential",
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-        ],
-        &[],
-        "",
-    );
-    assert!(out.status.success(), "emulate: {}", text(&out.stderr));
+    post_golden(dir.path(), &server.url(""));
     lake_once(dir.path(), &data, &[]);
     let date = today();
     batch(dir.path(), &data, &[], &date);
-    let expected = read_expected(&golden.join("expected"));
+    let expected = read_expected(&golden_batch().join("expected"));
     assert_analytics_equal(&analytics(dir.path(), &data, &[], &date), &expected);
 }
 

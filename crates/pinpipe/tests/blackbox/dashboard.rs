@@ -443,29 +443,8 @@ fn overview_with_rates(chromium: &Path, shots: &Shots, admin: &str, stages: &[&s
 /// producer would (the ingest API refuses them): the first is [`XSS`]. Returns how many.
 fn append_dead_letters(data: &Path) -> usize {
     let values: [&[u8]; 4] = [XSS.as_bytes(), b"[1, 2]", b"", br#"{"unique_id": "x"}"#];
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let log = pinpipe_log::EventLog::open(&pinpipe_log::LogConfig::default(), data)
-            .await
-            .unwrap();
-        let records: Vec<pinpipe_log::NewRecord> = values
-            .iter()
-            .enumerate()
-            .map(|(i, value)| pinpipe_log::NewRecord {
-                key: format!("dead-{i}").into_bytes(),
-                value: value.to_vec(),
-                timestamp_ms: pinpipe_log::now_ms(),
-                headers: Vec::new(),
-            })
-            .collect();
-        let count = records.len();
-        log.append("pins", records).await.unwrap();
-        log.close().await.unwrap();
-        count
-    })
+    crate::support::append_foreign(data, "pins", "dead", &values);
+    values.len()
 }
 
 /// Polls `pinpipe sql` until `query`'s first row's `n` reaches `want`.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::support;
-use crate::support::lake::{batch, lake_once, repo, today};
+use crate::support::lake::{batch, lake_once, post_golden, today};
 use crate::support::serving::{
     CONTRACT_COLUMNS, assert_serving_equals_clean_dedup, cleaned_text, expected_windows,
     postgres_database, serving_windows, spawn_stream, sql, sql_text, wait_caught_up,
@@ -306,26 +306,7 @@ fn contract_test(serving_url: Option<&str>) {
         .data_dir(&data)
         .start();
     let mut stream = spawn_stream(dir.path(), &data, &env);
-    let golden = repo().join("tests/golden/batch");
-    let out = pinpipe(
-        dir.path(),
-        &[
-            "emulate",
-            "--url",
-            &server.url(""),
-            "--source",
-            golden.to_str().unwrap(),
-            "--order",
-            "sequential",
-            "--rate",
-            "0",
-            "--concurrency",
-            "1",
-        ],
-        &[],
-        "",
-    );
-    assert!(out.status.success(), "emulate: {}", text(&out.stderr));
+    post_golden(dir.path(), &server.url(""));
     for (path, body) in EDGE_EVENTS {
         let response = support::raw_request(
             server.addr(),

@@ -61,6 +61,35 @@ pub fn post(dir: &Path, url: &str, count: u64, seed: u64) {
     assert!(out.status.success(), "emulate: {}", text(&out.stderr));
 }
 
+/// The golden batch set (tests/golden/batch), its expected analytics in `expected/`.
+pub fn golden_batch() -> PathBuf {
+    repo().join("tests/golden/batch")
+}
+
+/// Replays the golden batch set to `url` in file order, one event at a time (line i of the pin,
+/// geo and user files, for each i), as its README says.
+pub fn post_golden(dir: &Path, url: &str) {
+    let out = pinpipe(
+        dir,
+        &[
+            "emulate",
+            "--url",
+            url,
+            "--source",
+            golden_batch().to_str().unwrap(),
+            "--order",
+            "sequential",
+            "--rate",
+            "0",
+            "--concurrency",
+            "1",
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "emulate: {}", text(&out.stderr));
+}
+
 /// `pinpipe lake --once`: the raw zone catches up with the log.
 pub fn lake_once(dir: &Path, data: &Path, env: &[(&str, &str)]) {
     run_ok(dir, data, env, &["lake", "--once"]);

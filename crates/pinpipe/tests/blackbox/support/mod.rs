@@ -243,3 +243,30 @@ pub fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
     out.extend_from_slice(b"0\r\n\r\n");
     out
 }
+
+/// Appends `values` to `topic` straight into the local event log in `data_dir` (keys
+/// `{key_prefix}-0`, `-1`, …), as a foreign producer would: the ingest API refuses unusable
+/// records, so this is how the tests put some in the log. No pinpipe process may hold the log.
+pub fn append_foreign(data_dir: &Path, topic: &str, key_prefix: &str, values: &[&[u8]]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let log = pinpipe_log::EventLog::open(&pinpipe_log::LogConfig::default(), data_dir)
+            .await
+            .unwrap();
+        let records = values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| pinpipe_log::NewRecord {
+                key: format!("{key_prefix}-{i}").into_bytes(),
+                value: value.to_vec(),
+                timestamp_ms: pinpipe_log::now_ms(),
+                headers: Vec::new(),
+            })
+            .collect();
+        log.append(topic, records).await.unwrap();
+        log.close().await.unwrap();
+    });
+}
