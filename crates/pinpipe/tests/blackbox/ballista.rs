@@ -489,3 +489,60 @@ fn the_daily_job_on_a_ballista_cluster_over_an_s3_compatible_lake() {
         "the executors cleaned {cleaned:?} records; the cluster's runs read {read}"
     );
 }
+
+/// The engine reaches the exported Airflow DAG's batch task, and an engine that is not one is
+/// refused wherever the config is read, with what to write instead.
+#[test]
+fn the_engine_reaches_the_airflow_dag_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dag = dir.path().join("pinpipe_daily.py");
+    let out = pinpipe(
+        dir.path(),
+        &[
+            "airflow-dag",
+            "--engine",
+            "ballista://m2:50050",
+            "--out",
+            dag.to_str().unwrap(),
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&dag).unwrap();
+    assert!(
+        written.contains("BATCH_ARGS = ['--engine', 'ballista://m2:50050']")
+            && written.contains("\"--no-serving\", *BATCH_ARGS)"),
+        "{written}"
+    );
+    // The in-process engine adds nothing to the batch task.
+    let local = dir.path().join("local.py");
+    let out = pinpipe(
+        dir.path(),
+        &["airflow-dag", "--out", local.to_str().unwrap()],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !std::fs::read_to_string(&local)
+            .unwrap()
+            .contains("--engine")
+    );
+
+    for args in [&["config"][..], &["batch", "--date", "2026-11-26"][..]] {
+        let out = pinpipe(
+            dir.path(),
+            args,
+            &[("PINPIPE_BATCH__ENGINE", "spark://x:7077")],
+            "",
+        );
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted spark://");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains("ballista://HOST:PORT"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
