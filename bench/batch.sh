@@ -143,8 +143,11 @@ if [ "${BENCH_CLUSTER:-1}" != 0 ]; then
   peak() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
   for run in 1 2; do
     start=$(now)
-    /usr/bin/time -f "%M" -o "$WORK/batch.rss" "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" \
-      --json --engine ballista://127.0.0.1:8150 > "$WORK/batch.json"
+    if ! /usr/bin/time -f "%M" -o "$WORK/batch.rss" "$BIN" --data-dir "$WORK/d" batch --date "$(date -u +%F)" \
+      --json --engine ballista://127.0.0.1:8150 > "$WORK/batch.json" 2> "$WORK/batch.err"; then
+      echo "cluster batch run $run: FAILED after $(secs "$start" "$(now)") s: $(grep -m1 'pinpipe: error' "$WORK/batch.err" | head -c 400)"
+      continue
+    fi
     end=$(now)
     cluster_secs=$(secs "$start" "$end")
     echo "cluster batch run $run (1 scheduler, 2 executors x 1 slot): $cluster_secs s wall" \

@@ -87,10 +87,13 @@ impl Engine {
 /// pinpipe's (crate::session), with the planner choices pinned so a new Ballista major cannot
 /// change them unseen. Broadcast joins are off: the analytics' joins are sort-merge joins (they
 /// spill), and Ballista has had wrong results from broadcast outer joins
-/// (apache/datafusion-ballista#1055).
+/// (apache/datafusion-ballista#1055). The adaptive planner (55's default) is off: at 10M events
+/// its range shuffle's reader could not get memory from an executor's 1 GiB pool and the job
+/// failed ("Failed to allocate … for RangeShuffleReaderExec"); the static planner ran it
+/// (docs/benchmarks.md), and the suite's equality test passes with it.
 pub fn session_config(config: &BatchConfig) -> SessionConfig {
     session_settings(SessionConfig::new_with_ballista(), config)
-        .set_bool("ballista.planner.adaptive.enabled", true)
+        .set_bool("ballista.planner.adaptive.enabled", false)
         .set_usize("ballista.optimizer.broadcast_join_threshold_bytes", 0)
         .set_usize("ballista.optimizer.broadcast_join_threshold_rows", 0)
 }
