@@ -100,23 +100,32 @@ fn raw_batch(records: &[(String, LogPosition)]) -> RecordBatch {
     .unwrap()
 }
 
+/// Replaces `raw_pins` of `session` with `batch`.
+fn set_raw_pins(session: &LakeSession, batch: RecordBatch) {
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+    session.ctx.deregister_table("raw_pins").unwrap();
+    session
+        .ctx
+        .register_table("raw_pins", Arc::new(table))
+        .unwrap();
+}
+
+/// A session on an empty local lake in `dir`.
+async fn session(dir: &std::path::Path) -> LakeSession {
+    let lake = Lake::open(&LakeConfig::default(), dir).unwrap();
+    LakeSession::new(&lake, &BatchConfig::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn curated_rows_are_the_recency_rules_winners() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(&LakeConfig::default(), dir.path()).unwrap();
-    let session = LakeSession::new(&lake, &BatchConfig::default())
-        .await
-        .unwrap();
+    let session = session(dir.path()).await;
     let mut moved_keys = 0;
     for seed in 0..4 {
         let records = records(seed, 300);
-        let batch = raw_batch(&records);
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
-        session.ctx.deregister_table("raw_pins").unwrap();
-        session
-            .ctx
-            .register_table("raw_pins", Arc::new(table))
-            .unwrap();
+        set_raw_pins(&session, raw_batch(&records));
 
         let mut by_key: BTreeMap<&str, Vec<LogPosition>> = BTreeMap::new();
         for (key, position) in &records {
@@ -180,10 +189,7 @@ async fn curated_rows_are_the_recency_rules_winners() {
 #[tokio::test]
 async fn each_raw_record_is_cleaned_once() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open(&LakeConfig::default(), dir.path()).unwrap();
-    let session = LakeSession::new(&lake, &BatchConfig::default())
-        .await
-        .unwrap();
+    let session = session(dir.path()).await;
     let records = records(7, 200);
     let batch = raw_batch(&records);
     let unusable = 5;
@@ -198,13 +204,10 @@ async fn each_raw_record_is_cleaned_once() {
         .collect();
     let mut columns = batch.columns().to_vec();
     columns[4] = Arc::new(BinaryArray::from(values));
-    let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
-    session.ctx.deregister_table("raw_pins").unwrap();
-    session
-        .ctx
-        .register_table("raw_pins", Arc::new(table))
-        .unwrap();
+    set_raw_pins(
+        &session,
+        RecordBatch::try_new(batch.schema(), columns).unwrap(),
+    );
 
     let date = NaiveDate::from_ymd_opt(2020, 9, 13).unwrap();
     session.dead_letters.reset();

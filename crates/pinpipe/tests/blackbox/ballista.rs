@@ -18,7 +18,7 @@ use crate::support::lake::{
     analytics, assert_analytics_equal, curated, golden_batch, lake_once, post, post_golden,
     read_expected, run_ok, today,
 };
-use crate::support::{Pinpipe, pinpipe, text, unused_port};
+use crate::support::{Pinpipe, pinpipe, python_with_deltalake, test_service, text, unused_port};
 
 /// A scheduler and its executors, SIGKILLed when dropped (a failing test leaves nothing behind).
 struct Cluster {
@@ -221,20 +221,6 @@ fn read_with_python(python: &str, lake: &str, storage: &Value) -> Vec<Vec<String
         .unwrap_or_else(|e| panic!("python deltalake ({e}): {}", text(&out.stdout)))
 }
 
-fn python() -> Option<String> {
-    match std::env::var("TEST_PYTHON") {
-        Ok(python) if !python.is_empty() => Some(python),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "TEST_PYTHON is not set: scripts/test installs the Python packages and sets it"
-            );
-            eprintln!("NOT RUN: the deltalake (Python) reader check; TEST_PYTHON is not set");
-            None
-        }
-    }
-}
-
 /// One lake: its data dir, the environment pointing commands at it, and its URL.
 struct Side<'a> {
     data: &'a Path,
@@ -295,7 +281,7 @@ fn compare_engines(
     assert_eq!(first.len(), 11, "{:?}", first.keys());
     assert_analytics_equal(&analytics(dir, data_b, env_b, &date), &first);
 
-    if let Some(python) = python() {
+    if let Some(python) = python_with_deltalake() {
         let rows_a = read_with_python(&python, &a.lake, storage);
         assert_eq!(
             rows_a.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -408,16 +394,8 @@ fn the_daily_job_on_a_ballista_cluster_equals_the_in_process_one() {
 
 #[test]
 fn the_daily_job_on_a_ballista_cluster_over_an_s3_compatible_lake() {
-    let endpoint = match std::env::var("TEST_S3_ENDPOINT") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "TEST_S3_ENDPOINT is not set: scripts/test starts the server and sets it"
-            );
-            eprintln!("NOT RUN: set TEST_S3_ENDPOINT (scripts/test does)");
-            return;
-        }
+    let Some(endpoint) = test_service("TEST_S3_ENDPOINT") else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));

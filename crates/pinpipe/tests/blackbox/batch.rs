@@ -15,7 +15,7 @@ use crate::support::lake::{
     run_ok, today,
 };
 use crate::support::serving::sql;
-use crate::support::{Pinpipe, pinpipe, record_counts, text};
+use crate::support::{Pinpipe, pinpipe, python_with_deltalake, record_counts, text};
 use serde_json::Value;
 
 /// The whole batch path on a seeded emulator load: the curated tables equal
@@ -181,22 +181,6 @@ fn batch_equals_clean_dedup_and_the_reference_and_reruns_identically() {
             printed.contains("'follower_count'") && printed.contains("'dt'"),
             "{printed}"
         );
-    }
-}
-
-/// The Python interpreter of scripts/services/python.sh's virtual environment, which has the
-/// `deltalake` package. Under CI it must be there.
-fn python_with_deltalake() -> Option<String> {
-    match std::env::var("TEST_PYTHON") {
-        Ok(python) if !python.is_empty() => Some(python),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "TEST_PYTHON is not set: scripts/test installs the Python packages and sets it"
-            );
-            eprintln!("skipping the deltalake (Python) reader check: TEST_PYTHON is not set");
-            None
-        }
     }
 }
 

@@ -8,22 +8,7 @@ use crate::support::lake::{
     analytics, assert_analytics_equal, assert_curated_equals_clean_dedup, batch, curated,
     lake_once, lake_sql, post, reference_analytics, today,
 };
-use crate::support::{Pinpipe, record_counts};
-
-/// The endpoint in `var`, or `None` (outside CI) when it is not set.
-fn endpoint(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{var} is not set: scripts/test starts the server and sets it"
-            );
-            eprintln!("NOT RUN: set {var} (scripts/test does)");
-            None
-        }
-    }
-}
+use crate::support::{Pinpipe, record_counts, test_service};
 
 fn batch_on(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
@@ -69,7 +54,7 @@ fn batch_on(env: &[(&str, &str)]) {
 
 #[test]
 fn batch_on_an_s3_compatible_lake() {
-    let Some(endpoint) = endpoint("TEST_S3_ENDPOINT") else {
+    let Some(endpoint) = test_service("TEST_S3_ENDPOINT") else {
         return;
     };
     let url = format!("s3://pinpipe/lake-{}", std::process::id());
@@ -85,7 +70,7 @@ fn batch_on_an_s3_compatible_lake() {
 
 #[test]
 fn batch_on_a_gcs_compatible_lake() {
-    let Some(endpoint) = endpoint("TEST_GCS_ENDPOINT") else {
+    let Some(endpoint) = test_service("TEST_GCS_ENDPOINT") else {
         return;
     };
     let url = format!("gs://pinpipe/lake-{}", std::process::id());

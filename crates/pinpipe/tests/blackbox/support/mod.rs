@@ -270,3 +270,25 @@ pub fn append_foreign(data_dir: &Path, topic: &str, key_prefix: &str, values: &[
         log.close().await.unwrap();
     });
 }
+
+/// The value of `var`, which scripts/test sets to a server or tool it started or installed; or
+/// `None` outside CI, with a NOT RUN line (under CI it must be set).
+pub fn test_service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{var} is not set: scripts/test starts or installs it and sets it"
+            );
+            eprintln!("NOT RUN: set {var} (scripts/test does)");
+            None
+        }
+    }
+}
+
+/// The Python interpreter of scripts/services/python.sh's virtual environment (`TEST_PYTHON`),
+/// which has the `deltalake` package.
+pub fn python_with_deltalake() -> Option<String> {
+    test_service("TEST_PYTHON")
+}
