@@ -2,7 +2,7 @@
 //! invariants on any JSON object; the fast JSON writer equals serde's output.
 
 use pinpipe_model::json_line::Escaping;
-use pinpipe_model::validate::{Validated, validate, validate_key};
+use pinpipe_model::validate::{Validated, scan_key, validate, validate_key};
 use pinpipe_model::{CleanRecord, EventType};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -82,6 +82,49 @@ fn keyed_event_object() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Object text written by hand: fields may repeat (the last one counts, as in serde_json's map),
+/// names may be written with escapes, spacing varies.
+fn object_text() -> impl Strategy<Value = String> {
+    let field = (
+        proptest::sample::select(FIELD_NAMES),
+        json_value(),
+        any::<bool>(),
+        "[ \t\n]{0,2}",
+    );
+    (
+        keyed_event_object(),
+        proptest::collection::vec(field, 0..6),
+        any::<bool>(),
+    )
+        .prop_map(|(base, extra, extra_first)| {
+            let mut fields: Vec<String> = base
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), v))
+                .collect();
+            let more = extra.into_iter().map(|(name, value, escaped, space)| {
+                let name = if escaped {
+                    // The first letter as a \u escape: the same name to a JSON parser.
+                    let mut chars = name.chars();
+                    let first = chars.next().unwrap();
+                    format!("\"\\u{:04x}{}\"", first as u32, chars.as_str())
+                } else {
+                    Value::from(name).to_string()
+                };
+                format!("{space}{name}{space}:{space}{value}")
+            });
+            if extra_first {
+                let mut all: Vec<String> = more.collect();
+                all.extend(fields);
+                fields = all;
+            } else {
+                fields.extend(more);
+            }
+            format!("{{{}}}", fields.join(","))
+        })
+}
+
 fn typed_back(validated: Validated) -> Value {
     match validated {
         Validated::Pin(p) => serde_json::to_value(p),
@@ -95,10 +138,29 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
+    fn the_scan_never_accepts_what_the_full_check_refuses(text in object_text()) {
+        for t in EventType::ALL {
+            let full = validate(t, text.as_bytes());
+            let key = validate_key(t, text.as_bytes());
+            match (&full, &key) {
+                (Ok(v), Ok(key)) => prop_assert_eq!(&v.log_key(), key),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
+            }
+            if let Some(scanned) = scan_key(t, text.as_bytes()) {
+                prop_assert_eq!(Some(scanned), full.ok().map(|v| v.log_key()), "scan on {}", text);
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         for t in EventType::ALL {
             let _ = t.clean_json(&bytes);
-            let _ = validate(t, &bytes);
+            let full = validate(t, &bytes);
+            if let Some(scanned) = scan_key(t, &bytes) {
+                prop_assert_eq!(Some(scanned), full.ok().map(|v| v.log_key()));
+            }
         }
     }
 
@@ -125,6 +187,10 @@ proptest! {
                 (Err(a), Err(b)) => prop_assert_eq!(a, b),
                 _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
             }
+            // The streaming scan alone decides every body without repeated fields (serde's
+            // text has none): the full check is only the explainer of refusals.
+            let scanned = scan_key(t, text.as_bytes());
+            prop_assert_eq!(scanned, full.as_ref().ok().map(Validated::log_key), "scan on {}", text);
             // What passes ingest's strict check can always be cleaned.
             if full.is_ok() {
                 prop_assert!(cleaned.is_ok(), "validated but unusable: {}", text);
