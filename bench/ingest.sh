@@ -6,14 +6,18 @@
 #   BENCH_KAFKA=1 bench/ingest.sh   # also the kafka backend against tansu (started here)
 #
 # Needs wrk (Debian) and oha (cargo install oha) for the fixed-rate latency run.
-# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_RATE (10000),
-# BENCH_BATCH (1000 events per batch request).
+# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_THREADS (1: wrk on one core, the
+# server on the other), BENCH_RATE (10000), BENCH_BATCH (1000 events per batch request),
+# BENCH_BATCH_CONNECTIONS (4).
+# Each pinpipe run is against `pinpipe serve` (ingest and the log alone) and again against
+# `pinpipe up` (the speed layer and the lake writer reading the log on the same two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNECTIONS:-64}
-THREADS=${BENCH_THREADS:-2}
+THREADS=${BENCH_THREADS:-1}
+BATCH_CONNS=${BENCH_BATCH_CONNECTIONS:-4}
 RATE=${BENCH_RATE:-10000}
 BATCH=${BENCH_BATCH:-1000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pinpipe/target}
@@ -68,10 +72,10 @@ export PINS_FILE="$WORK/pins.jsonl"
 head -n "$BATCH" "$WORK/pins.jsonl" > "$WORK/batch.ndjson"
 [ "$(wc -l < "$WORK/batch.ndjson")" -eq "$BATCH" ] || { echo "not enough valid generated pins" >&2; exit 1; }
 
-# run_wrk NAME PORT SCRIPT -> prints "rps p50 p99 non2xx"
+# run_wrk NAME PORT SCRIPT [CONNECTIONS] -> prints "rps p50 p99 non2xx"
 run_wrk() {
-  local name=$1 port=$2 script=$3
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "http://127.0.0.1:$port" > "$WORK/$name.wrk" 2>&1
+  local name=$1 port=$2 script=$3 conns=${4:-$CONNS}
+  wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$script" "http://127.0.0.1:$port" > "$WORK/$name.wrk" 2>&1
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$name.wrk")
   p50=$(awk '$1=="50%" {print $2}' "$WORK/$name.wrk")
@@ -82,9 +86,9 @@ run_wrk() {
 
 rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-start_pinpipe() { # start_pinpipe PORT DATADIR [ENV...]
+start_pinpipe() { # start_pinpipe PORT DATADIR [ENV...]; PINPIPE_CMD=up for the whole pipeline
   local port=$1 dir=$2; shift 2
-  env "$@" RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$port" --observe-listen "${OBSERVE_LISTEN:-127.0.0.1:0}" \
+  env "$@" RUST_LOG=warn "$BIN" "${PINPIPE_CMD:-serve}" --listen "127.0.0.1:$port" --observe-listen "${OBSERVE_LISTEN:-127.0.0.1:0}" \
     --data-dir "$dir" > "$WORK/serve-$port.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
@@ -97,7 +101,7 @@ PIDS+=($!)
 wait_port 8100
 
 read -r noop_rps noop_p50 noop_p99 noop_bad < <(run_wrk noop 8100 bench/wrk/pin.lua)
-BATCH_FILE="$WORK/batch.ndjson" read -r noopb_rps _ _ _ < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk noopb 8100 bench/wrk/batch.lua)
+read -r noopb_rps _ _ _ < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk noopb 8100 bench/wrk/batch.lua "$BATCH_CONNS")
 
 export PATH="$PATH:$HOME/.cache/pinpipe/oha/bin"
 # Each run gets a fresh server, so its peak RSS belongs to that run alone.
@@ -107,8 +111,16 @@ pp_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 stored=$("$BIN" topics --json --data-dir "$WORK/local" | python3 -c 'import json,sys; print(sum(p["end_offset"] for t in json.load(sys.stdin) for p in t["partitions"]))')
 
 start_pinpipe 8000 "$WORK/localb"
-read -r ppb_rps _ ppb_p99 ppb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk localb 8000 bench/wrk/batch.lua)
+read -r ppb_rps _ ppb_p99 ppb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk localb 8000 bench/wrk/batch.lua "$BATCH_CONNS")
 ppb_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
+
+# The same two loads against `pinpipe up`.
+PINPIPE_CMD=up start_pinpipe 8000 "$WORK/up"
+read -r up_rps up_p50 up_p99 up_bad < <(run_wrk up 8000 bench/wrk/pin.lua)
+up_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
+PINPIPE_CMD=up start_pinpipe 8000 "$WORK/upb"
+read -r upb_rps _ upb_p99 upb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk upb 8000 bench/wrk/batch.lua "$BATCH_CONNS")
+upb_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 
 rate_line="(oha not installed: cargo install oha)"
 rate_rss="-"
@@ -138,12 +150,15 @@ echo "| no-op axum echo, POST /pin/ | ${noop_rps%.*} | $noop_p50 | $noop_p99 | $
 echo "| pinpipe local log, POST /pin/ (durable) | ${pp_rps%.*} | $pp_p50 | $pp_p99 | $pp_bad |"
 echo "| no-op axum echo, POST /pins ($BATCH per request) | $(python3 -c "print(int(float($noopb_rps)*$BATCH))") | | | |"
 echo "| pinpipe local log, POST /pins ($BATCH per request) | $(python3 -c "print(int(float($ppb_rps)*$BATCH))") | | $ppb_p99 | $ppb_bad |"
+echo "| pinpipe up, POST /pin/ (durable) | ${up_rps%.*} | $up_p50 | $up_p99 | $up_bad |"
+echo "| pinpipe up, POST /pins ($BATCH per request) | $(python3 -c "print(int(float($upb_rps)*$BATCH))") | | $upb_p99 | $upb_bad |"
 echo "| local log alone (64 concurrent appends of 1, no HTTP) | $log_rate | | | |"
 echo
 echo "pinpipe / no-op (POST /pin/): $(ratio "$pp_rps" "$noop_rps")"
 echo "pinpipe / no-op (POST /pins): $(ratio "$ppb_rps" "$noopb_rps")"
+echo "pinpipe up / no-op (POST /pin/): $(ratio "$up_rps" "$noop_rps"); (POST /pins): $(ratio "$upb_rps" "$noopb_rps")"
 echo "fixed rate $RATE/s on POST /pin/ (oha, latency-corrected): $rate_line"
-echo "pinpipe peak RSS: ${pp_rss} MB (POST /pin/ run), ${ppb_rss} MB (POST /pins run), ${rate_rss} MB (fixed-rate run); events stored in the single-event run: $stored"
+echo "pinpipe peak RSS: ${pp_rss} MB (POST /pin/ run), ${ppb_rss} MB (POST /pins run), ${rate_rss} MB (fixed-rate run); pinpipe up: ${up_rss} MB (POST /pin/), ${upb_rss} MB (POST /pins); events stored in the single-event run: $stored"
 
 if [ "${BENCH_KAFKA:-0}" = 1 ]; then
   scripts/services/tansu.sh install >/dev/null
