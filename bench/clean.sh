@@ -41,12 +41,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/pinpipe-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM # exit through the EXIT trap
 
-# PINPIPE_BIN=FILE measures that binary instead of building one (two builds, one machine state).
-if [ -z "${PINPIPE_BIN:-}" ]; then
+# BENCH_BIN=FILE measures that binary instead of building one (two builds, one machine state).
+if [ -z "${BENCH_BIN:-}" ]; then
   echo "building: cargo build --release -p pinpipe" >&2
   cargo build --release -p pinpipe >&2
 fi
-bin="${PINPIPE_BIN:-${CARGO_TARGET_DIR:-target}/release/pinpipe}"
+bin="${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/pinpipe}"
 [ -x "$bin" ] || { echo "bench/clean.sh: no binary at $bin after the build" >&2; exit 1; }
 
 echo "generating $n pin lines (seed $seed)" >&2

@@ -31,11 +31,11 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-# PINPIPE_BIN=FILE measures that binary instead of building one (two builds, one machine state).
-[ -n "${PINPIPE_BIN:-}" ] || cargo build --release --locked -q -p pinpipe --bin pinpipe
+# BENCH_BIN=FILE measures that binary instead of building one (two builds, one machine state).
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --locked -q -p pinpipe --bin pinpipe
 cargo build --release --locked -q -p pinpipe-ingest --example noop_server
 cargo build --release --locked -q -p pinpipe-log --example log_bench
-BIN=${PINPIPE_BIN:-$CARGO_TARGET_DIR/release/pinpipe}
+BIN=${BENCH_BIN:-$CARGO_TARGET_DIR/release/pinpipe}
 NOOP=$CARGO_TARGET_DIR/release/examples/noop_server
 LOGBENCH=$CARGO_TARGET_DIR/release/examples/log_bench
 
