@@ -45,14 +45,14 @@ enum Kind {
 
 impl Kind {
     fn accepted(&self, accepts: Accepts) -> bool {
-        match (accepts, self) {
-            (Accepts::Int, Kind::Int(_)) => true,
-            (Accepts::Str, Kind::Str(_)) => true,
-            (Accepts::Number, Kind::Int(_) | Kind::Number) => true,
-            (Accepts::StrOrInt, Kind::Str(_) | Kind::Int(_)) => true,
-            (Accepts::IntOrBool, Kind::Int(_) | Kind::Bool) => true,
-            _ => false,
-        }
+        matches!(
+            (accepts, self),
+            (Accepts::Int, Kind::Int(_))
+                | (Accepts::Str, Kind::Str(_))
+                | (Accepts::Number, Kind::Int(_) | Kind::Number)
+                | (Accepts::StrOrInt, Kind::Str(_) | Kind::Int(_))
+                | (Accepts::IntOrBool, Kind::Int(_) | Kind::Bool)
+        )
     }
 }
 
