@@ -25,11 +25,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked -q -p pinpipe --bin pinpipe
+# BENCH_BIN=FILE measures that binary instead of building one (two builds, one machine state).
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --locked -q -p pinpipe --bin pinpipe
 cargo build --release --locked -q -p pinpipe-stream --example freshness_probe
 # Admin listeners on free ports: the default 127.0.0.1:8001 would be taken by the first process.
 export PINPIPE_OBSERVE__LISTEN=${PINPIPE_OBSERVE__LISTEN:-127.0.0.1:0}
-BIN=$CARGO_TARGET_DIR/release/pinpipe
+BIN=${BENCH_BIN:-$CARGO_TARGET_DIR/release/pinpipe}
 PROBE=$CARGO_TARGET_DIR/release/examples/freshness_probe
 export RUST_LOG=warn
 
