@@ -140,20 +140,12 @@ impl Member<'_> {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), StreamError> {
         let wait = Duration::from_millis(self.config.max_batch_ms.max(1));
-        let max_batch = self.config.max_batch_events;
         let report_every = Duration::from_secs(self.config.report_interval_secs.max(1));
         let mut last_report = Instant::now();
-        // The next micro-batch, read from the log while the one before it was cleaned and
-        // written: reading (SQLite pages, LZ4, decoding) runs on the blocking pool beside the
-        // cleaning and the serving DB's transaction, so the two cores both work during catch-up.
-        // It is dropped whenever the consumer is moved (a rebalance or a fenced write), since it
-        // was read from the old positions.
-        let mut ahead: Option<Vec<Record>> = None;
         while !*stop.borrow() {
-            let polled = match ahead.take() {
-                Some(records) => Some(records),
-                None => member::poll_retrying(consumer, max_batch, || wait, stop).await?,
-            };
+            let polled =
+                member::poll_retrying(consumer, self.config.max_batch_events, || wait, stop)
+                    .await?;
             let Some(mut records) = polled else {
                 break;
             };
@@ -182,12 +174,7 @@ impl Member<'_> {
                 }
                 continue;
             }
-            let mut poll_stop = stop.clone();
-            let (applied, next) = tokio::join!(
-                self.apply(&records, started, stop),
-                member::poll_retrying(consumer, max_batch, || wait, &mut poll_stop),
-            );
-            match applied {
+            match self.apply(&records, started, stop).await {
                 Ok(Some(moves)) => {
                     // The log's own group offsets follow, for tools that read them; the serving
                     // DB's are the ones that count.
@@ -202,8 +189,6 @@ impl Member<'_> {
                     if let Err(error) = consumer.commit(&commits).await {
                         events::LogCommitFailed { error: &error }.emit();
                     }
-                    // `None`: stopped while reading; the loop ends at its condition.
-                    ahead = next?;
                 }
                 Ok(None) => break, // stopped while the DB was down
                 Err(ServingError::Fenced { topic, partition }) => {
@@ -213,8 +198,7 @@ impl Member<'_> {
                         partition,
                     }
                     .emit();
-                    // Everything after the DB's positions is read again (the batch read ahead
-                    // is dropped: it followed the old positions).
+                    // Everything after the DB's positions is read again.
                     self.resync(consumer, &owned, true, stop).await?;
                 }
                 Err(e) => return Err(e.into()),
