@@ -87,13 +87,13 @@ run_wrk() {
 
 rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-start_pinpipe() { # start_pinpipe PORT DATADIR [ENV...]; PINPIPE_CMD=up for the whole pipeline
+start_pinpipe() { # start_pinpipe PORT DATADIR [ENV...]; BENCH_CMD=up for the whole pipeline
   local port=$1 dir=$2; shift 2
-  env "$@" RUST_LOG=warn "$BIN" "${PINPIPE_CMD:-serve}" --listen "127.0.0.1:$port" --observe-listen "${OBSERVE_LISTEN:-127.0.0.1:0}" \
+  env "$@" RUST_LOG=warn "$BIN" "${BENCH_CMD:-serve}" --listen "127.0.0.1:$port" --observe-listen "${OBSERVE_LISTEN:-127.0.0.1:0}" \
     --data-dir "$dir" > "$WORK/serve-$port.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
-  wait_port "$port"
+  wait_port "$port" || { echo "pinpipe did not start; its log:" >&2; cat "$WORK/serve-$port.log" >&2; return 1; }
 }
 
 echo "# ingest benchmark  $(date -u +%FT%TZ)  $(nproc) cores  wrk -t$THREADS -c$CONNS -d$DURATION"
@@ -116,10 +116,10 @@ read -r ppb_rps _ ppb_p99 ppb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk lo
 ppb_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 
 # The same two loads against `pinpipe up`.
-PINPIPE_CMD=up start_pinpipe 8000 "$WORK/up"
+BENCH_CMD=up start_pinpipe 8000 "$WORK/up"
 read -r up_rps up_p50 up_p99 up_bad < <(run_wrk up 8000 bench/wrk/pin.lua)
 up_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
-PINPIPE_CMD=up start_pinpipe 8000 "$WORK/upb"
+BENCH_CMD=up start_pinpipe 8000 "$WORK/upb"
 read -r upb_rps _ upb_p99 upb_bad < <(BATCH_FILE="$WORK/batch.ndjson" run_wrk upb 8000 bench/wrk/batch.lua "$BATCH_CONNS")
 upb_rss=$(rss_mb "$LAST_PID"); kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
 
