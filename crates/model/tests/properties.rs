@@ -125,6 +125,21 @@ fn object_text() -> impl Strategy<Value = String> {
         })
 }
 
+/// Ingest's path ([`validate_key`]) and the full check answer `text` alike: the same key, or the
+/// same 422 body. Returns the full check's answer.
+fn same_answers(
+    t: EventType,
+    text: &str,
+) -> Result<Result<Validated, pinpipe_model::validate::ValidationErrors>, TestCaseError> {
+    let full = validate(t, text.as_bytes());
+    match (&full, &validate_key(t, text.as_bytes())) {
+        (Ok(v), Ok(key)) => prop_assert_eq!(&v.log_key(), key),
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
+    }
+    Ok(full)
+}
+
 fn typed_back(validated: Validated) -> Value {
     match validated {
         Validated::Pin(p) => serde_json::to_value(p),
@@ -140,13 +155,7 @@ proptest! {
     #[test]
     fn the_scan_never_accepts_what_the_full_check_refuses(text in object_text()) {
         for t in EventType::ALL {
-            let full = validate(t, text.as_bytes());
-            let key = validate_key(t, text.as_bytes());
-            match (&full, &key) {
-                (Ok(v), Ok(key)) => prop_assert_eq!(&v.log_key(), key),
-                (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
-            }
+            let full = same_answers(t, &text)?;
             if let Some(scanned) = scan_key(t, text.as_bytes()) {
                 prop_assert_eq!(Some(scanned), full.ok().map(|v| v.log_key()), "scan on {}", text);
             }
@@ -180,13 +189,7 @@ proptest! {
             let cleaned = t.clean_json(text.as_bytes());
             // Ingest's hot path (key only) accepts and refuses exactly as the full check does,
             // with the same key and the same 422 body.
-            let full = validate(t, text.as_bytes());
-            let fast = validate_key(t, text.as_bytes());
-            match (&full, &fast) {
-                (Ok(v), Ok(key)) => prop_assert_eq!(&v.log_key(), key),
-                (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                _ => prop_assert!(false, "validate and validate_key disagree on {}", text),
-            }
+            let full = same_answers(t, &text)?;
             // The streaming scan alone decides every body without repeated fields (serde's
             // text has none): the full check is only the explainer of refusals.
             let scanned = scan_key(t, text.as_bytes());
