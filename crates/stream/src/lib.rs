@@ -107,11 +107,13 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<StreamStats, StreamError> {
     let names = log_config.topic_names();
-    let mut consumer = log.consumer(&config.group, &names).await?;
     let topics = names.map(str::to_owned);
+    // Every series exists at 0 before the group is joined (a join can take a while).
+    let metrics = metrics::StreamMetrics::new(&topics, &config.group);
+    let mut consumer = log.consumer(&config.group, &names).await?;
     let mut member = Member {
         config,
-        metrics: metrics::StreamMetrics::new(&topics, &config.group),
+        metrics,
         topics,
         db,
         positions: HashMap::new(),
