@@ -221,11 +221,16 @@ fn the_scrape_is_clean_documented_and_created_at_zero() {
     // The first refresh of the log's gauges runs at start.
     // The stages register their series as they start, each in its own task: wait for all of them
     // (under a loaded CI machine the speed layer may start after the log's first refresh).
-    let scrape = wait_for(admin, Duration::from_secs(30), "every stage's series", |s| {
-        s.count("pinpipe_consumer_lag_seconds", &[]) == 18
-            && s.count("pinpipe_stream_dead_letters_total", &[]) == 15
-            && s.count("pinpipe_ingest_events_rejected_total", &[]) == 12
-    });
+    let scrape = wait_for(
+        admin,
+        Duration::from_secs(30),
+        "every stage's series",
+        |s| {
+            s.count("pinpipe_consumer_lag_seconds", &[]) == 18
+                && s.count("pinpipe_stream_dead_letters_total", &[]) == 15
+                && s.count("pinpipe_ingest_events_rejected_total", &[]) == 12
+        },
+    );
 
     // D1: promtool finds nothing to say about it.
     if let Some(promtool) = promtool() {
