@@ -372,7 +372,10 @@ async fn batch(
     let (id, positions) = append_batch(&state, &headers, kind, &items, keys)
         .await
         .inspect_err(|e| remember(&state, &route(), e, &body, &request_id(&headers)))?;
-    let body = json!({ "accepted": positions.len(), "offsets": positions });
+    let body = BatchAccepted {
+        accepted: positions.len(),
+        offsets: &positions,
+    };
     Ok(with_request_id(
         (StatusCode::OK, axum::Json(body)).into_response(),
         &id,
@@ -566,14 +569,15 @@ batch_handler!(
     "user record"
 );
 
-/// Body of a 200 from a batch endpoint.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub(crate) struct BatchAccepted {
+/// Body of a 200 from a batch endpoint, serialised straight from the positions (a `json!` value
+/// built a map per event: 3 % of the workers' time under `POST /pins`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct BatchAccepted<'a> {
     /// Events stored.
     accepted: usize,
     /// Where each event went, in request order.
-    offsets: Vec<PositionDoc>,
+    #[schema(value_type = Vec<PositionDoc>)]
+    offsets: &'a [Position],
 }
 
 /// A log position.

@@ -144,6 +144,7 @@ impl Member<'_> {
         let wait = Duration::from_millis(self.config.max_batch_ms.max(1));
         let report_every = Duration::from_secs(self.config.report_interval_secs.max(1));
         let mut last_report = Instant::now();
+        let mut log_commits = LogCommits::default();
         while !*stop.borrow() {
             let polled =
                 member::poll_retrying(consumer, self.config.max_batch_events, || wait, stop)
@@ -151,6 +152,9 @@ impl Member<'_> {
             let Some(mut records) = polled else {
                 break;
             };
+            if records.is_empty() || log_commits.due() {
+                log_commits.send(consumer).await;
+            }
             let started = Instant::now();
             for record in &records {
                 if let Some(i) = topic_index(&self.topics, &record.topic) {
@@ -166,6 +170,7 @@ impl Member<'_> {
                 // Partitions came or went: start each owned one where the serving DB says. Records
                 // polled from a partition that had to be moved are read again after the seek.
                 let sought = self.resync(consumer, &owned, false, stop).await?;
+                log_commits.pending.retain(|p, _| owned.contains(p));
                 self.metrics.member.assigned(owned.len());
                 records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
@@ -177,21 +182,7 @@ impl Member<'_> {
                 continue;
             }
             match self.apply(&records, started, stop).await {
-                Ok(Some(moves)) => {
-                    // The log's own group offsets follow, for tools that read them; the serving
-                    // DB's are the ones that count.
-                    let commits: Vec<CommitOffset> = moves
-                        .iter()
-                        .map(|m| CommitOffset {
-                            topic: m.topic.clone(),
-                            partition: m.partition,
-                            next_offset: m.to,
-                        })
-                        .collect();
-                    if let Err(error) = consumer.commit(&commits).await {
-                        events::LogCommitFailed { error: &error }.emit();
-                    }
-                }
+                Ok(Some(moves)) => log_commits.follow(&moves),
                 Ok(None) => break, // stopped while the DB was down
                 Err(ServingError::Fenced { topic, partition }) => {
                     self.metrics.retry_fenced.increment(1);
@@ -210,6 +201,7 @@ impl Member<'_> {
                 last_report = Instant::now();
             }
         }
+        log_commits.send(consumer).await;
         Ok(())
     }
 
@@ -332,6 +324,55 @@ impl Member<'_> {
             lag: member::lag(&ends, &self.positions),
         }
         .emit();
+    }
+}
+
+/// The log's own group offsets, following the serving DB's. The serving DB's offsets are the ones
+/// that count (a member starts where they say); the log's are for tools and lag. So they are sent
+/// at most every [`LogCommits::EVERY`], when the member is idle and when it stops, not after each
+/// micro-batch: on the local log each commit is a write transaction with its own fsync on the file
+/// ingest appends to, and the member waited for it before reading on.
+#[derive(Default)]
+struct LogCommits {
+    pending: HashMap<PartitionKey, u64>,
+    last: Option<Instant>,
+}
+
+impl LogCommits {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// Records the serving DB's new positions.
+    fn follow(&mut self, moves: &[OffsetMove]) {
+        for m in moves {
+            self.pending.insert((m.topic.clone(), m.partition), m.to);
+        }
+    }
+
+    fn due(&self) -> bool {
+        !self.pending.is_empty() && self.last.is_none_or(|last| last.elapsed() >= Self::EVERY)
+    }
+
+    /// Sends what is pending; a failure is only reported (the next send carries it again, and the
+    /// serving DB has the truth).
+    async fn send(&mut self, consumer: &mut Consumer) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let commits: Vec<CommitOffset> = self
+            .pending
+            .iter()
+            .map(|((topic, partition), next)| CommitOffset {
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *next,
+            })
+            .collect();
+        self.last = Some(Instant::now());
+        match consumer.commit(&commits).await {
+            Ok(()) => self.pending.clear(),
+            Err(LogError::NotAssigned { .. }) => self.pending.clear(),
+            Err(error) => events::LogCommitFailed { error: &error }.emit(),
+        }
     }
 }
 
