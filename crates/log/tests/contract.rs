@@ -1183,6 +1183,69 @@ async fn local_group_commit_of_concurrent_appends() {
     .await;
 }
 
+/// Batch appends are encoded by the appender (one stored batch per partition) and small ones by
+/// the writer; mixed in one commit, into the same partitions, every acknowledged position still
+/// reads back its own record, offsets stay dense, and each append keeps its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mixed_single_and_batch_appends_in_one_commit() {
+    let b = local_only("mixed_appends", |_| {});
+    run(&b, || async {
+        let log = b.open().await;
+        let topic = b.pins().to_owned();
+        let mut tasks = Vec::new();
+        for task in 0..60usize {
+            let log = log.clone();
+            let topic = topic.clone();
+            tasks.push(tokio::spawn(async move {
+                // Every third task sends a batch (100 to 460 records, over the appender-encoding
+                // threshold), the others single records.
+                let n = if task % 3 == 0 { 100 + task * 6 } else { 1 };
+                let records: Vec<NewRecord> = (0..n)
+                    .map(|i| {
+                        let mut r = record(&format!("k{task}-{i}"), &format!("v{task}-{i}"));
+                        r.timestamp_ms += (task * 1000 + i) as i64;
+                        r
+                    })
+                    .collect();
+                let positions = log.append(&topic, records.clone()).await;
+                (records, positions)
+            }));
+        }
+        let mut acked: BTreeMap<(u32, u64), NewRecord> = BTreeMap::new();
+        for task in tasks {
+            let (records, result) = task.await.expect("task");
+            let positions = result.expect("every append succeeds");
+            assert_eq!(positions.len(), records.len(), "a position per record");
+            let mut last: BTreeMap<u32, u64> = BTreeMap::new();
+            for (r, pos) in records.into_iter().zip(positions) {
+                assert_eq!(pos.partition, partition_for_key(&r.key, PARTITIONS));
+                if let Some(before) = last.insert(pos.partition, pos.offset) {
+                    assert!(before < pos.offset, "an append's records keep their order");
+                }
+                assert!(
+                    acked.insert((pos.partition, pos.offset), r).is_none(),
+                    "distinct"
+                );
+            }
+        }
+        for p in 0..PARTITIONS {
+            let read = read_partition(&log, &topic, p).await;
+            let want: Vec<_> = acked.range((p, 0)..(p + 1, 0)).collect();
+            assert_eq!(read.len(), want.len(), "partition {p}: records");
+            for (i, (got, ((_, offset), sent))) in read.iter().zip(want).enumerate() {
+                assert_eq!(got.offset, i as u64, "partition {p}: dense offsets");
+                assert_eq!(got.offset, *offset);
+                assert_eq!(got.key.as_deref(), Some(&sent.key[..]), "{p}@{offset}");
+                assert_eq!(got.value.as_deref(), Some(&sent.value[..]), "{p}@{offset}");
+                assert_eq!(got.timestamp_ms, sent.timestamp_ms, "{p}@{offset}");
+                assert_eq!(got.headers, sent.headers, "{p}@{offset}");
+            }
+        }
+        log.close().await.expect("close");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_saturation_fails_cleanly() {
     let b = local_only("saturation", |c| c.max_pending_appends = 1);
