@@ -388,6 +388,18 @@ mod tests {
     }
 
     #[test]
+    fn refuses_bodies_that_are_not_utf8_even_in_fields_it_does_not_read() {
+        // The byte 0xff can appear nowhere in UTF-8; a reader that skips unknown fields without
+        // decoding them would let it through.
+        let mut body = br#"{"index": 1, "unique_id": "u", "extra": ""#.to_vec();
+        body.push(0xff);
+        body.extend_from_slice(br#""}"#);
+        assert!(scan_key(EventType::Pin, &body).is_none());
+        let e = validate_key(EventType::Pin, &body).expect_err("not UTF-8");
+        assert_eq!(e.detail[0].kind, "json_invalid");
+    }
+
+    #[test]
     fn explains_bodies_that_are_not_objects() {
         assert_eq!(
             errors(EventType::Pin, "[1, 2]")["detail"][0]["type"],
