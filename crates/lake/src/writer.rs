@@ -136,6 +136,7 @@ async fn run(
         buffers: BTreeMap::new(),
         next: HashMap::new(),
         buffered_bytes: 0,
+        buffered_per_topic: [(0, 0); 3],
         oldest: None,
         stats: WriterStats::default(),
     };
@@ -154,6 +155,9 @@ struct Writer<'a> {
     /// Per owned partition: the next offset the raw zone needs (`None`: it holds none yet).
     next: HashMap<PartitionKey, Option<u64>>,
     buffered_bytes: u64,
+    /// Records and event bytes buffered per topic (pins, geos, users), kept as records come and
+    /// go: summing the buffers for the gauges after every poll cost 3.6 % of `pinpipe up`.
+    buffered_per_topic: [(usize, u64); 3],
     oldest: Option<Instant>,
     stats: WriterStats,
 }
@@ -214,20 +218,25 @@ impl Writer<'_> {
 
     /// Sets the buffered records and bytes gauges per topic.
     fn gauge_buffers(&self) {
-        for (topic, m) in self.topics.iter().zip(&self.metrics.topics) {
-            let (mut records, mut bytes) = (0usize, 0usize);
-            for ((t, _), held) in &self.buffers {
-                if t == topic {
-                    records += held.len();
-                    bytes += held
-                        .iter()
-                        .map(|r| r.value.as_ref().map_or(0, Vec::len))
-                        .sum::<usize>();
-                }
-            }
-            m.buffered_records.set(records as f64);
-            m.buffered_bytes.set(bytes as f64);
+        for ((records, bytes), m) in self.buffered_per_topic.iter().zip(&self.metrics.topics) {
+            m.buffered_records.set(*records as f64);
+            m.buffered_bytes.set(*bytes as f64);
         }
+    }
+
+    /// Counts the buffers again (after partitions came or went).
+    fn recount_buffers(&mut self) {
+        self.buffered_per_topic = [(0, 0); 3];
+        for ((topic, _), held) in &self.buffers {
+            if let Some(i) = self.topics.iter().position(|t| t == topic) {
+                self.buffered_per_topic[i].0 += held.len();
+                self.buffered_per_topic[i].1 += held
+                    .iter()
+                    .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
+                    .sum::<u64>();
+            }
+        }
+        self.buffered_bytes = self.buffered_per_topic.iter().map(|(_, b)| b).sum();
     }
 
     /// True when every partition is read up to `targets` (what is buffered is written on the
@@ -252,12 +261,7 @@ impl Writer<'_> {
     ) -> Result<BTreeSet<PartitionKey>, LakeError> {
         self.buffers.retain(|p, _| owned.contains(p));
         self.next.retain(|p, _| owned.contains(p));
-        self.buffered_bytes = self
-            .buffers
-            .values()
-            .flatten()
-            .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
-            .sum();
+        self.recount_buffers();
         let mut ends: HashMap<PartitionKey, u64> = HashMap::new();
         for (topic, kind) in self.topics.iter().zip(KINDS) {
             if !owned.iter().any(|(t, _)| t == topic) {
@@ -302,7 +306,12 @@ impl Writer<'_> {
                 continue;
             }
             *next = Some(record.offset + 1);
-            self.buffered_bytes += record.value.as_ref().map_or(0, Vec::len) as u64;
+            let bytes = record.value.as_ref().map_or(0, Vec::len) as u64;
+            self.buffered_bytes += bytes;
+            if let Some(i) = self.topics.iter().position(|t| *t == record.topic) {
+                self.buffered_per_topic[i].0 += 1;
+                self.buffered_per_topic[i].1 += bytes;
+            }
             self.oldest.get_or_insert_with(Instant::now);
             self.buffers.entry(partition).or_default().push(record);
         }
@@ -378,6 +387,7 @@ impl Writer<'_> {
             });
         }
         self.buffered_bytes = 0;
+        self.buffered_per_topic = [(0, 0); 3];
         self.oldest = None;
         self.gauge_buffers();
         if !commits.is_empty() {
