@@ -14,7 +14,10 @@
 //!   per record cuts SQLite's per-row work and WAL volume several times.
 //! - **Group commit**: appends are queued (bounded: a full queue is reported as
 //!   [`LogError::Saturated`]) to one writer thread that stores everything waiting in one
-//!   transaction and answers all of those callers after its single fsync.
+//!   transaction and answers all of those callers after its single fsync. Batch appends arrive
+//!   already encoded and compressed per partition by the appender (on the async workers, while the
+//!   writer commits); single records are gathered and encoded by the writer, so they still
+//!   compress as one batch per partition and commit.
 //! - Next offsets are read inside the write transaction, so several processes may append.
 //! - Consumer groups: members heartbeat into `group_members`; partitions are dealt round-robin
 //!   over the live members sorted by id, and a member only reads a partition after it has taken
