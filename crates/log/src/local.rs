@@ -787,6 +787,28 @@ struct Head<'a> {
     open_base: u64,
 }
 
+/// The commit's state of a partition, read from the `partitions` table on first use.
+fn head_of<'m, 'a>(
+    heads: &'m mut BTreeMap<(i64, u32), Head<'a>>,
+    head_stmt: &mut rusqlite::CachedStatement<'_>,
+    topic_id: i64,
+    partition: u32,
+) -> Result<&'m mut Head<'a>, LogError> {
+    match heads.entry((topic_id, partition)) {
+        std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            let (next, bytes): (i64, i64) = head_stmt
+                .query_row(params![topic_id, partition], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(e.insert(Head {
+                next: next as u64,
+                bytes,
+                open: Vec::new(),
+                open_base: next as u64,
+            }))
+        }
+    }
+}
+
 /// Inserts one stored batch of `records` records starting at `base`.
 fn store(
     insert: &mut rusqlite::CachedStatement<'_>,
@@ -856,32 +878,13 @@ fn store_batch(
         let mut insert = tx.prepare_cached(
             "INSERT INTO batches (id, last_offset, max_ts, records) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        let mut head_of = |heads: &mut BTreeMap<(i64, u32), Head<'_>>,
-                           topic_id: i64,
-                           partition: u32|
-         -> Result<(), LogError> {
-            if let std::collections::btree_map::Entry::Vacant(e) =
-                heads.entry((topic_id, partition))
-            {
-                let (next, bytes): (i64, i64) = head_stmt
-                    .query_row(params![topic_id, partition], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                e.insert(Head {
-                    next: next as u64,
-                    bytes,
-                    open: Vec::new(),
-                    open_base: next as u64,
-                });
-            }
-            Ok(())
-        };
         for (topic, payload, _) in batch {
             match payload {
                 Payload::Records(records) => {
                     let mut positions = Vec::with_capacity(records.len());
                     for record in records {
                         let partition = partition_for_key(&record.key, topic.partitions);
-                        head_of(&mut heads, topic.id, partition)?;
-                        let head = heads.get_mut(&(topic.id, partition)).expect("loaded above");
+                        let head = head_of(&mut heads, &mut head_stmt, topic.id, partition)?;
                         if head.open.is_empty() {
                             head.open_base = head.next;
                         }
@@ -897,10 +900,7 @@ fn store_batch(
                 Payload::Encoded(encoded) => {
                     let mut bases = Vec::with_capacity(encoded.groups.len());
                     for group in &encoded.groups {
-                        head_of(&mut heads, topic.id, group.partition)?;
-                        let head = heads
-                            .get_mut(&(topic.id, group.partition))
-                            .expect("loaded above");
+                        let head = head_of(&mut heads, &mut head_stmt, topic.id, group.partition)?;
                         flush_open(&mut insert, topic.id, group.partition, head)?;
                         store(
                             &mut insert,
