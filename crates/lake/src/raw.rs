@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -105,55 +105,132 @@ pub fn receive_date(timestamp_ms: i64) -> NaiveDate {
         .date_naive()
 }
 
+/// Rows gathered in Arrow builders before they go to the Parquet writer: big enough for the
+/// encoder's per-batch work to vanish, small enough (about 2 MB of pins) to hold little.
+const CHUNK_ROWS: usize = 4096;
+
+/// One raw file being written as records come (of one partition, in offset order): rows go
+/// through Arrow builders in chunks into a Parquet writer (zstd) whose pages are compressed as
+/// they fill, so a file in the making holds its compressed size, not its records. Holding the
+/// records until the roll kept every event body in memory with five heap parts each: the lake
+/// writer's buffer was the largest part of `pinpipe up`'s memory.
+pub struct Encoder {
+    writer: ArrowWriter<Vec<u8>>,
+    chunk: Chunk,
+    rows: usize,
+}
+
+/// The builders of one chunk of rows.
+struct Chunk {
+    partition: Int32Builder,
+    offset: Int64Builder,
+    received: TimestampMillisecondBuilder,
+    key: BinaryBuilder,
+    value: BinaryBuilder,
+    request_id: StringBuilder,
+    content_type: StringBuilder,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            partition: Int32Builder::with_capacity(CHUNK_ROWS),
+            offset: Int64Builder::with_capacity(CHUNK_ROWS),
+            received: TimestampMillisecondBuilder::with_capacity(CHUNK_ROWS).with_timezone("UTC"),
+            key: BinaryBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 40),
+            value: BinaryBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 512),
+            request_id: StringBuilder::with_capacity(CHUNK_ROWS, CHUNK_ROWS * 36),
+            content_type: StringBuilder::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.offset.len()
+    }
+
+    /// The rows gathered as a batch; the builders are left empty (and keep their capacity).
+    fn finish(&mut self) -> Result<RecordBatch, LakeError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.partition.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.received.finish()),
+            Arc::new(self.key.finish()),
+            Arc::new(self.value.finish()),
+            Arc::new(self.request_id.finish()),
+            Arc::new(self.content_type.finish()),
+        ];
+        RecordBatch::try_new(schema(), columns).map_err(|e| LakeError::Encode(e.to_string()))
+    }
+}
+
+impl Encoder {
+    /// An empty file.
+    pub fn new() -> Result<Encoder, LakeError> {
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(256 * 1024))
+            .build();
+        let writer = ArrowWriter::try_new(Vec::new(), schema(), Some(properties))
+            .map_err(|e| LakeError::Encode(e.to_string()))?;
+        Ok(Encoder {
+            writer,
+            chunk: Chunk::new(),
+            rows: 0,
+        })
+    }
+
+    /// Adds a record (the next of its partition).
+    pub fn push(&mut self, record: &Record) -> Result<(), LakeError> {
+        let c = &mut self.chunk;
+        c.partition
+            .append_value(i32::try_from(record.partition).unwrap_or(i32::MAX));
+        c.offset
+            .append_value(i64::try_from(record.offset).unwrap_or(i64::MAX));
+        c.received.append_value(record.timestamp_ms);
+        c.key.append_option(record.key.as_deref());
+        c.value.append_option(record.value.as_deref());
+        c.request_id.append_option(header(record, "request_id"));
+        c.content_type.append_option(header(record, "content_type"));
+        self.rows += 1;
+        if c.len() >= CHUNK_ROWS {
+            self.write_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Records added so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn write_chunk(&mut self) -> Result<(), LakeError> {
+        if self.chunk.len() == 0 {
+            return Ok(());
+        }
+        let batch = self.chunk.finish()?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| LakeError::Encode(e.to_string()))
+    }
+
+    /// The whole Parquet file.
+    pub fn finish(mut self) -> Result<Bytes, LakeError> {
+        self.write_chunk()?;
+        let out = self
+            .writer
+            .into_inner()
+            .map_err(|e| LakeError::Encode(e.to_string()))?;
+        Ok(Bytes::from(out))
+    }
+}
+
 /// Encodes records (of one partition, in offset order) as one Parquet file (zstd).
 pub fn encode(records: &[Record]) -> Result<Bytes, LakeError> {
-    let schema = schema();
-    let mut partition = Int32Builder::with_capacity(records.len());
-    let mut offset = Int64Builder::with_capacity(records.len());
-    let mut received =
-        TimestampMillisecondBuilder::with_capacity(records.len()).with_timezone("UTC");
-    let bytes: usize = records
-        .iter()
-        .map(|r| r.value.as_ref().map_or(0, Vec::len))
-        .sum();
-    let mut key = BinaryBuilder::with_capacity(records.len(), records.len() * 40);
-    let mut value = BinaryBuilder::with_capacity(records.len(), bytes);
-    let mut request_id = StringBuilder::with_capacity(records.len(), records.len() * 36);
-    let mut content_type = StringBuilder::new();
+    let mut encoder = Encoder::new()?;
     for record in records {
-        partition.append_value(i32::try_from(record.partition).unwrap_or(i32::MAX));
-        offset.append_value(i64::try_from(record.offset).unwrap_or(i64::MAX));
-        received.append_value(record.timestamp_ms);
-        key.append_option(record.key.as_deref());
-        value.append_option(record.value.as_deref());
-        request_id.append_option(header(record, "request_id"));
-        content_type.append_option(header(record, "content_type"));
+        encoder.push(record)?;
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(partition.finish()),
-        Arc::new(offset.finish()),
-        Arc::new(received.finish()),
-        Arc::new(key.finish()),
-        Arc::new(value.finish()),
-        Arc::new(request_id.finish()),
-        Arc::new(content_type.finish()),
-    ];
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| LakeError::Encode(e.to_string()))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(256 * 1024))
-        .build();
-    let mut out = Vec::with_capacity(bytes / 3 + 1024);
-    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(properties))
-        .map_err(|e| LakeError::Encode(e.to_string()))?;
-    writer
-        .write(&batch)
-        .map_err(|e| LakeError::Encode(e.to_string()))?;
-    writer
-        .close()
-        .map_err(|e| LakeError::Encode(e.to_string()))?;
-    Ok(Bytes::from(out))
+    encoder.finish()
 }
 
 fn header<'a>(record: &'a Record, name: &str) -> Option<&'a str> {
@@ -201,13 +278,16 @@ mod tests {
     }
 
     #[test]
-    fn encodes_a_readable_parquet_file() {
-        let records: Vec<Record> = (0..3)
+    fn encodes_a_readable_parquet_file_across_chunks() {
+        use arrow::array::{Array, AsArray, Int64Array};
+        // More rows than two chunks, so the file is written in three pieces.
+        let n = 2 * CHUNK_ROWS as u64 + 7;
+        let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 topic: "pins".into(),
                 partition: 1,
                 offset: 10 + i,
-                key: Some(b"k".to_vec()),
+                key: (i % 3 != 0).then(|| b"k".to_vec()),
                 value: Some(format!("{{\"index\": {i}}}").into_bytes()),
                 timestamp_ms: 1_764_115_200_000,
                 headers: vec![("request_id".into(), format!("r{i}"))],
@@ -219,8 +299,24 @@ mod tests {
             .build()
             .unwrap();
         let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
         assert_eq!(batches[0].schema(), schema());
+        let mut read = 0;
+        for batch in &batches {
+            let offsets: &Int64Array = batch.column(1).as_primitive();
+            let keys = batch.column(3).as_binary::<i32>();
+            let values = batch.column(4).as_binary::<i32>();
+            let ids = batch.column(5).as_string::<i32>();
+            for row in 0..batch.num_rows() {
+                let r = &records[read];
+                assert_eq!(offsets.value(row), r.offset as i64);
+                assert_eq!(keys.is_null(row), r.key.is_none());
+                assert_eq!(values.value(row), r.value.as_deref().unwrap());
+                assert_eq!(ids.value(row), r.headers[0].1);
+                assert!(batch.column(6).is_null(row));
+                read += 1;
+            }
+        }
+        assert_eq!(read, records.len());
         assert_eq!(receive_date(1_764_115_200_000).to_string(), "2025-11-26");
     }
 }

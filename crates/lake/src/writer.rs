@@ -149,8 +149,8 @@ struct Writer<'a> {
     lake: &'a Lake,
     metrics: LakeMetrics,
     topics: [String; 3],
-    /// Records not yet written, per owned partition, in offset order.
-    buffers: BTreeMap<PartitionKey, Vec<Record>>,
+    /// Records not yet written, per owned partition, in offset order: encoded as they come.
+    buffers: BTreeMap<PartitionKey, Vec<Run>>,
     /// Per owned partition: the next offset the raw zone needs (`None`: it holds none yet).
     next: HashMap<PartitionKey, Option<u64>>,
     /// Records and event bytes buffered per topic (pins, geos, users), kept as records come and
@@ -198,7 +198,7 @@ impl Writer<'_> {
                 self.metrics.member.assigned(owned.len());
                 records.retain(|r| !sought.contains(&(r.topic.clone(), r.partition)));
             }
-            self.buffer(records);
+            self.buffer(records)?;
             self.gauge_buffers();
             let full = self.buffered_bytes() >= self.config.roll_bytes;
             let old = self.oldest.is_some_and(|o| o.elapsed() >= roll_after);
@@ -207,7 +207,7 @@ impl Writer<'_> {
             }
             if last_report.elapsed() >= report_every {
                 last_report = Instant::now();
-                self.report(log).await;
+                report(log, &self.stats, self.buffered_bytes(), &self.next).await;
             }
         }
         self.flush(consumer, stop).await?;
@@ -225,13 +225,12 @@ impl Writer<'_> {
     /// Counts the buffers again (after partitions came or went).
     fn recount_buffers(&mut self) {
         self.buffered_per_topic = [(0, 0); 3];
-        for ((topic, _), held) in &self.buffers {
+        for ((topic, _), runs) in &self.buffers {
             if let Some(i) = self.topics.iter().position(|t| t == topic) {
-                self.buffered_per_topic[i].0 += held.len();
-                self.buffered_per_topic[i].1 += held
-                    .iter()
-                    .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
-                    .sum::<u64>();
+                for run in runs {
+                    self.buffered_per_topic[i].0 += run.encoder.rows();
+                    self.buffered_per_topic[i].1 += run.body_bytes;
+                }
             }
         }
     }
@@ -297,7 +296,9 @@ impl Writer<'_> {
         Ok(sought)
     }
 
-    fn buffer(&mut self, records: Vec<Record>) {
+    /// Encodes the records of owned partitions into their files in the making (a new file where
+    /// the receive date changes).
+    fn buffer(&mut self, records: Vec<Record>) -> Result<(), LakeError> {
         for record in records {
             let partition = (record.topic.clone(), record.partition);
             let Some(next) = self.next.get_mut(&partition) else {
@@ -314,8 +315,9 @@ impl Writer<'_> {
                 self.buffered_per_topic[i].1 += bytes;
             }
             self.oldest.get_or_insert_with(Instant::now);
-            self.buffers.entry(partition).or_default().push(record);
+            push_record(self.buffers.entry(partition).or_default(), &record, bytes)?;
         }
+        Ok(())
     }
 
     /// Writes every buffer as files (one per partition and receive date run), then commits the
@@ -327,24 +329,26 @@ impl Writer<'_> {
     ) -> Result<(), LakeError> {
         let mut commits = Vec::new();
         let buffers = std::mem::take(&mut self.buffers);
-        for ((topic, partition), records) in buffers {
-            if records.is_empty() {
+        for ((topic, partition), runs) in buffers {
+            let Some(next_offset) = runs.last().map(|run| run.last + 1) else {
                 continue;
-            }
+            };
             let Some(kind) = self.kind_of(&topic) else {
                 continue;
             };
             let index = self.topics.iter().position(|t| *t == topic).unwrap_or(0);
-            for run in runs_by_date(&records) {
+            for run in runs {
                 let started = Instant::now();
                 let file = RawFile {
                     kind: kind.to_owned(),
-                    date: raw::receive_date(run[0].timestamp_ms),
+                    date: run.date,
                     partition,
-                    first: run[0].offset,
-                    last: run[run.len() - 1].offset,
+                    first: run.first,
+                    last: run.last,
                 };
-                let bytes = raw::encode(run)?;
+                let rows = run.encoder.rows() as u64;
+                let body_bytes = run.body_bytes;
+                let bytes = run.encoder.finish()?;
                 let size = bytes.len() as u64;
                 let mut backoff = Backoff::new(self.config.max_retry_backoff_ms);
                 loop {
@@ -372,19 +376,16 @@ impl Writer<'_> {
                     .record(started.elapsed().as_secs_f64());
                 m.files.increment(1);
                 m.bytes.increment(size);
-                m.records.increment(run.len() as u64);
+                m.records.increment(rows);
                 self.stats.files += 1;
                 self.stats.file_bytes += size;
-                self.stats.records += run.len() as u64;
-                self.stats.body_bytes += run
-                    .iter()
-                    .map(|r| r.value.as_ref().map_or(0, Vec::len) as u64)
-                    .sum::<u64>();
+                self.stats.records += rows;
+                self.stats.body_bytes += body_bytes;
             }
             commits.push(CommitOffset {
                 topic,
                 partition,
-                next_offset: records[records.len() - 1].offset + 1,
+                next_offset,
             });
         }
         self.buffered_per_topic = [(0, 0); 3];
@@ -407,19 +408,26 @@ impl Writer<'_> {
             .find(|(name, _)| *name == topic)
             .map(|(_, kind)| kind)
     }
+}
 
-    /// Logs progress and the lag (records behind the log's end) of the owned partitions.
-    async fn report(&self, log: &EventLog) {
-        let Ok(ends) = member::log_ends(log).await else {
-            return;
-        };
-        events::Progress {
-            stats: &self.stats,
-            buffered_bytes: self.buffered_bytes(),
-            lag: member::lag(&ends, &self.next),
-        }
-        .emit();
+/// Logs progress and the lag (records behind the log's end) of the owned partitions. Takes the
+/// writer's parts, not the writer: a file in the making is not `Sync`, so no `&Writer` may be
+/// held across an await.
+async fn report(
+    log: &EventLog,
+    stats: &WriterStats,
+    buffered_bytes: u64,
+    next: &HashMap<PartitionKey, Option<u64>>,
+) {
+    let Ok(ends) = member::log_ends(log).await else {
+        return;
+    };
+    events::Progress {
+        stats,
+        buffered_bytes,
+        lag: member::lag(&ends, next),
     }
+    .emit();
 }
 
 /// The raw files of one kind (`pins`, `geos`, `users`), sorted.
@@ -435,20 +443,37 @@ pub async fn raw_files(lake: &Lake, kind: &str) -> Result<Vec<RawFile>, LakeErro
     Ok(files)
 }
 
-/// Splits records (in offset order) into runs of one receive date each.
-fn runs_by_date(records: &[Record]) -> Vec<&[Record]> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for i in 1..=records.len() {
-        if i == records.len()
-            || raw::receive_date(records[i].timestamp_ms)
-                != raw::receive_date(records[start].timestamp_ms)
-        {
-            runs.push(&records[start..i]);
-            start = i;
+/// Adds a record to its partition's files in the making: to the last one, or to a new one where
+/// the receive date changes (a file holds one date).
+fn push_record(runs: &mut Vec<Run>, record: &Record, body_bytes: u64) -> Result<(), LakeError> {
+    let date = raw::receive_date(record.timestamp_ms);
+    let run = match runs.last_mut() {
+        Some(run) if run.date == date => run,
+        _ => {
+            runs.push(Run {
+                date,
+                first: record.offset,
+                last: record.offset,
+                body_bytes: 0,
+                encoder: raw::Encoder::new()?,
+            });
+            runs.last_mut().expect("just pushed")
         }
-    }
-    runs
+    };
+    run.encoder.push(record)?;
+    run.last = record.offset;
+    run.body_bytes += body_bytes;
+    Ok(())
+}
+
+/// A raw file in the making: consecutive records of one partition received on one date.
+struct Run {
+    date: chrono::NaiveDate,
+    first: u64,
+    last: u64,
+    /// Bytes of event bodies in it.
+    body_bytes: u64,
+    encoder: raw::Encoder,
 }
 
 #[cfg(test)]
@@ -468,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_split_where_the_receive_date_changes() {
+    fn files_split_where_the_receive_date_changes() {
         let day = 86_400_000;
         let records = [
             record(1, day - 2),
@@ -476,12 +501,16 @@ mod tests {
             record(3, day),
             record(4, day - 1), // a clock step back across midnight
         ];
-        let runs = runs_by_date(&records);
-        let offsets: Vec<Vec<u64>> = runs
+        let mut runs = Vec::new();
+        for r in &records {
+            push_record(&mut runs, r, 2).unwrap();
+        }
+        let spans: Vec<(u64, u64, usize, u64)> = runs
             .iter()
-            .map(|run| run.iter().map(|r| r.offset).collect())
+            .map(|run| (run.first, run.last, run.encoder.rows(), run.body_bytes))
             .collect();
-        assert_eq!(offsets, vec![vec![1, 2], vec![3], vec![4]]);
-        assert!(runs_by_date(&[]).is_empty());
+        assert_eq!(spans, vec![(1, 2, 2, 4), (3, 3, 1, 2), (4, 4, 1, 2)]);
+        let dates: Vec<String> = runs.iter().map(|run| run.date.to_string()).collect();
+        assert_eq!(dates, ["1970-01-01", "1970-01-02", "1970-01-01"]);
     }
 }
