@@ -454,8 +454,9 @@ impl LocalLog {
             appended.mark_unchanged();
             let name = topic.to_owned();
             let batch = self
-                .with_conn(move |conn| read_range(conn, &name, meta, partition, offset, max))
-                .await?;
+                .with_conn(move |conn| read_stored(conn, &name, meta, partition, offset, max))
+                .await?
+                .decode(max)?;
             if !batch.is_empty() || Instant::now() >= deadline {
                 return Ok(batch);
             }
@@ -523,14 +524,30 @@ fn load_topics(conn: &Connection) -> Result<BTreeMap<String, TopicMeta>, rusqlit
     .collect()
 }
 
-fn read_range(
+/// The stored batches of one partition that hold a range of offsets, as read from SQLite and
+/// not yet decoded. Reads split in two: the SQL on the blocking pool ([`read_stored`]), the
+/// decoding on the caller ([`StoredRange::decode`]). Decoding on the blocking pool allocated
+/// every record on whichever pool thread ran the read and freed it on a runtime worker; the
+/// allocator kept those pages per pool thread, which showed as memory under load.
+pub(crate) struct StoredRange {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    /// (base offset, stored batch), in offset order.
+    batches: Vec<(u64, Vec<u8>)>,
+    /// The batches hold the whole range (a later batch starts past it).
+    full: bool,
+}
+
+/// Reads the stored batches holding up to `max` records of `topic`/`partition` from `offset`.
+fn read_stored(
     conn: &Connection,
     topic: &str,
     meta: TopicMeta,
     partition: u32,
     offset: u64,
     max: usize,
-) -> Result<Vec<Record>, LogError> {
+) -> Result<StoredRange, LogError> {
     let first_id = record_id(meta.id, partition, 0);
     let target = record_id(meta.id, partition, offset.min(MAX_OFFSET));
     let last_id = record_id(meta.id, partition, MAX_OFFSET);
@@ -542,36 +559,82 @@ fn read_range(
         "SELECT id, records FROM batches WHERE id >= ?1 AND id <= ?2 ORDER BY id",
     )?;
     let mut rows = stmt.query(params![start.unwrap_or(first_id), last_id])?;
-    let mut out = Vec::new();
-    while out.len() < max {
-        let Some(row) = rows.next()? else { break };
+    let end = offset.saturating_add(max as u64);
+    let mut batches = Vec::new();
+    let mut full = false;
+    while let Some(row) = rows.next()? {
         let (_, base) = split_id(row.get(0)?);
+        // A batch starting at or past the range's end holds none of it (the first one read
+        // always starts at or before `offset`).
+        if !batches.is_empty() && base >= end {
+            full = true;
+            break;
+        }
         let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-        let stored = decode_batch(blob).map_err(|e| {
-            LogError::Unavailable(format!(
-                "corrupt record batch at {topic}/{partition}/{base}: {e}"
-            ))
-        })?;
-        for (i, r) in stored.into_iter().enumerate() {
-            let record_offset = base + i as u64;
-            if record_offset < offset {
-                continue;
+        batches.push((base, blob.to_vec()));
+    }
+    Ok(StoredRange {
+        topic: topic.to_owned(),
+        partition,
+        offset,
+        batches,
+        full,
+    })
+}
+
+impl StoredRange {
+    /// How many records of the range the batches hold at least, without decoding them: all
+    /// of it when a later batch starts past it, else up to the last batch's start and one more.
+    pub(crate) fn at_least(&self, max: usize) -> usize {
+        match self.batches.last() {
+            None => 0,
+            Some(_) if self.full => max,
+            Some((last, _)) => {
+                usize::try_from(last.saturating_sub(self.offset) + 1).map_or(max, |n| n.min(max))
             }
+        }
+    }
+
+    /// The records of the range, at most `max`.
+    pub(crate) fn decode(self, max: usize) -> Result<Vec<Record>, LogError> {
+        let StoredRange {
+            topic,
+            partition,
+            offset,
+            batches,
+            ..
+        } = self;
+        let mut out = Vec::new();
+        for (base, blob) in batches {
             if out.len() >= max {
                 break;
             }
-            out.push(Record {
-                topic: topic.to_owned(),
-                partition,
-                offset: record_offset,
-                timestamp_ms: r.ts,
-                key: Some(r.key),
-                value: Some(r.value),
-                headers: r.headers,
-            });
+            let stored = decode_batch(&blob).map_err(|e| {
+                LogError::Unavailable(format!(
+                    "corrupt record batch at {topic}/{partition}/{base}: {e}"
+                ))
+            })?;
+            for (i, r) in stored.into_iter().enumerate() {
+                let record_offset = base + i as u64;
+                if record_offset < offset {
+                    continue;
+                }
+                if out.len() >= max {
+                    break;
+                }
+                out.push(Record {
+                    topic: topic.clone(),
+                    partition,
+                    offset: record_offset,
+                    timestamp_ms: r.ts,
+                    key: Some(r.key),
+                    value: Some(r.value),
+                    headers: r.headers,
+                });
+            }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// First byte of a stored batch: how the rest is encoded.

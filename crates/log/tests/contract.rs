@@ -1241,6 +1241,37 @@ async fn local_mixed_single_and_batch_appends_in_one_commit() {
                 assert_eq!(got.headers, sent.headers, "{p}@{offset}");
             }
         }
+        // A group member polling a few records at a time (ranges ending inside stored batches
+        // and across partitions) gets every record once, in order per partition.
+        let mut c = log
+            .consumer("mixed-reader", &[&topic])
+            .await
+            .expect("consumer");
+        let mut polled: BTreeMap<(u32, u64), Record> = BTreeMap::new();
+        let deadline = Instant::now() + GROUP_TIMEOUT;
+        while polled.len() < acked.len() {
+            assert!(
+                Instant::now() < deadline,
+                "polled {} of {}",
+                polled.len(),
+                acked.len()
+            );
+            let got = c.poll(37, Duration::from_millis(250)).await.expect("poll");
+            assert!(got.len() <= 37, "a poll returns at most what was asked");
+            for r in got {
+                if let Some(before) = polled.keys().rev().find(|(p, _)| *p == r.partition) {
+                    assert_eq!(before.1 + 1, r.offset, "in order, nothing skipped");
+                }
+                assert!(
+                    polled.insert((r.partition, r.offset), r).is_none(),
+                    "once each"
+                );
+            }
+        }
+        for ((position, got), (acked_at, sent)) in polled.iter().zip(&acked) {
+            assert_eq!(position, acked_at);
+            assert_eq!(got.value.as_deref(), Some(&sent.value[..]), "{position:?}");
+        }
         log.close().await.expect("close");
     })
     .await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{LocalLog, TopicMeta, read_range};
+use super::{LocalLog, TopicMeta, read_stored};
 use crate::{CommitOffset, LogError, Record, now_ms};
 
 /// A consumer-group member on the local log.
@@ -152,34 +152,45 @@ impl LocalConsumer {
                 .collect();
             let start = self.next_partition;
             let topics: BTreeMap<String, TopicMeta> = self.topics.iter().cloned().collect();
-            let records = self
+            let ranges = self
                 .log
                 .with_conn(move |conn| {
-                    let mut out = Vec::new();
+                    let mut ranges = Vec::new();
+                    let mut left = max;
                     let n = owned.len();
                     for i in 0..n {
-                        if out.len() >= max {
+                        if left == 0 {
                             break;
                         }
                         let ((topic, partition), position) = &owned[(start + i) % n];
                         let meta = topics[topic];
-                        out.extend(read_range(
-                            conn,
-                            topic,
-                            meta,
-                            *partition,
-                            *position,
-                            max - out.len(),
-                        )?);
+                        let range = read_stored(conn, topic, meta, *partition, *position, left)?;
+                        // Counted without decoding: at worst a batch more is read than needed.
+                        left -= range.at_least(left);
+                        ranges.push(range);
                     }
-                    Ok(out)
+                    Ok(ranges)
                 })
                 .await?;
+            let mut records = Vec::new();
+            for range in ranges {
+                let left = max - records.len();
+                if left == 0 {
+                    break;
+                }
+                records.extend(range.decode(left)?);
+            }
             self.next_partition = self.next_partition.wrapping_add(1);
             if !records.is_empty() {
-                for r in &records {
-                    self.positions
-                        .insert((r.topic.clone(), r.partition), r.offset + 1);
+                // Records come in runs per partition: one position update per run.
+                for (i, r) in records.iter().enumerate() {
+                    let run_ends = records
+                        .get(i + 1)
+                        .is_none_or(|n| n.partition != r.partition || n.topic != r.topic);
+                    if run_ends {
+                        self.positions
+                            .insert((r.topic.clone(), r.partition), r.offset + 1);
+                    }
                 }
                 return Ok(records);
             }
