@@ -213,6 +213,13 @@ pub enum ServingDb {
     Postgres(PgPool),
 }
 
+/// Prepared statements kept per SQLite connection. A micro-batch's multi-row upserts are one
+/// statement text per row count, and a prepared statement of hundreds of rows holds hundreds of
+/// kilobytes: with sqlx's default of 100 per connection, `pinpipe up` under single events grew
+/// by about 50 MB of statements that were seldom used again. Re-preparing costs no measurable
+/// throughput (docs/benchmarks.md, issue 18).
+const SQLITE_STATEMENT_CACHE: usize = 16;
+
 impl ServingDb {
     /// The URL a configuration means (`sqlite:<data_dir>/serving.db` by default).
     pub fn url(config: &ServingConfig, data_dir: &Path) -> String {
@@ -241,7 +248,8 @@ impl ServingDb {
                 // Safe for exactly-once: a transaction lost to a power cut takes its offsets
                 // with it, and the log replays both.
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
             if let Some(parent) = options.get_filename().parent() {
                 std::fs::create_dir_all(parent).map_err(|e| {
                     ServingError::Invalid(format!("cannot create {}: {e}", parent.display()))
