@@ -1,9 +1,11 @@
 //! The lake writer (`pinpipe lake`, part of `pinpipe up`): a consumer-group member of the event
 //! log that writes every record, byte for byte, to the raw zone.
 //!
-//! Records are buffered per partition and written when the buffer reaches `roll_bytes` or its
-//! oldest record is `roll_secs` old (few, large files: no small-file explosion). A file is written
-//! whole and atomically and made durable before the group's offsets move past it.
+//! Records are encoded per partition into the Parquet file they belong to as they come (the file
+//! in the making holds its compressed size in memory), and the files are written when they hold
+//! `roll_bytes` of event bodies or their oldest record is `roll_secs` old (few, large files: no
+//! small-file explosion). A file is written whole and atomically and made durable before the
+//! group's offsets move past it.
 //!
 //! No duplicates after a crash: the raw zone itself, not the log, says where each partition ends
 //! (the highest last offset in the file names). A member given a partition reads that back and
@@ -30,9 +32,9 @@ use crate::{LakeError, events};
 pub struct LakeWriterConfig {
     /// Consumer group in the log.
     pub group: String,
-    /// Write the buffered records once their oldest is this old (seconds).
+    /// Write the files in the making once their oldest record is this old (seconds).
     pub roll_secs: u64,
-    /// Write the buffered records once they hold this many bytes of event bodies.
+    /// Write the files in the making once they hold this many bytes of event bodies.
     pub roll_bytes: u64,
     /// Records asked for per poll.
     pub poll_events: usize,
