@@ -24,7 +24,7 @@
 //!   the partition's lease in `group_owners` (released by the previous owner first, or expired
 //!   with it), so two members never read the same partition at once. Commits are fenced by the
 //!   lease.
-//! - Reads: the SQL on the blocking pool, the decoding on the caller ([`StoredRange`]).
+//! - Reads: the SQL on the blocking pool, the decoding on the caller (`StoredRange`).
 //!
 //! Files: this one opens the log and reads it; `local/writer.rs` is the writer thread,
 //! `local/group.rs` the consumer groups, `local/retention.rs` retention.
