@@ -45,6 +45,41 @@ use crate::config::Config;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's setting that the services run with, unless it is set already.
+const ALLOCATOR_SETTING: (&str, &str) = ("MIMALLOC_ARENA_EAGER_COMMIT", "0");
+
+/// Starts the process again with [`ALLOCATOR_SETTING`] in its environment (same process id,
+/// arguments and file descriptors), unless the setting is there already.
+///
+/// By default mimalloc commits its arena eagerly, and memory it has freed then stays resident: under
+/// load `pinpipe up` held 250–290 MB where it needs 150–210 MB, at the same events/s
+/// (docs/benchmarks.md, "The memory of `pinpipe up`"). mimalloc reads its options once, from the
+/// environment, at the first allocation, which comes before `main`; setting them from the program
+/// would need `unsafe` code and comes too late for the first arena. So a service re-executes
+/// itself once with the variable set. Where that fails it runs on as it is. Users who set the
+/// variable themselves keep their value.
+#[cfg(unix)]
+fn lean_allocator() {
+    use std::os::unix::process::CommandExt;
+    let (name, value) = ALLOCATOR_SETTING;
+    if std::env::var_os(name).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut command = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        command.arg0(arg0);
+    }
+    // `exec` returns only when it failed.
+    let _ = command.args(args).env(name, value).exec();
+}
+
+#[cfg(not(unix))]
+fn lean_allocator() {}
+
 /// pinpipe: a Pinterest-style event pipeline in one binary.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -177,6 +212,18 @@ impl Command {
         }
     }
 
+    /// Whether the command is a service that runs until stopped (its memory is held for days).
+    fn serves(&self) -> bool {
+        matches!(
+            self,
+            Command::Up(_)
+                | Command::Serve(_)
+                | Command::Stream(_)
+                | Command::Lake(_)
+                | Command::Schedule(_)
+        )
+    }
+
     /// The runtime the command runs on.
     fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
         let mut builder = match self {
@@ -230,6 +277,9 @@ impl Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.serves() {
+        lean_allocator();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
