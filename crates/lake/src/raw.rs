@@ -224,15 +224,6 @@ impl Encoder {
     }
 }
 
-/// Encodes records (of one partition, in offset order) as one Parquet file (zstd).
-pub fn encode(records: &[Record]) -> Result<Bytes, LakeError> {
-    let mut encoder = Encoder::new()?;
-    for record in records {
-        encoder.push(record)?;
-    }
-    encoder.finish()
-}
-
 fn header<'a>(record: &'a Record, name: &str) -> Option<&'a str> {
     record
         .headers
@@ -293,7 +284,12 @@ mod tests {
                 headers: vec![("request_id".into(), format!("r{i}"))],
             })
             .collect();
-        let bytes = encode(&records).unwrap();
+        let mut encoder = Encoder::new().unwrap();
+        for record in &records {
+            encoder.push(record).unwrap();
+        }
+        assert_eq!(encoder.rows(), records.len());
+        let bytes = encoder.finish().unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
             .unwrap()
             .build()
